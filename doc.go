@@ -1,0 +1,31 @@
+// Package connect moves data between the Danube messaging broker and other
+// systems, reliably, inside an ordinary Go program.
+//
+// A connector is a pipeline of stages. A sink pipeline consumes messages
+// from Danube topics, decodes them, gathers them into batches, writes the
+// batches to the target system and settles each message with the broker:
+// ack when it was written, nack when it should come again, dead-letter when
+// it can never be written. A source pipeline runs the other way and commits
+// its position only after the broker has acknowledged every record up to
+// it. Package stage provides the typed stages and the bounded channels that
+// join them; a stage's input channel fills up when the stage falls behind,
+// so memory stays bounded whatever the speed of the target.
+//
+// Every stage runs as a child of a supervisor (package supervisor), in the
+// manner of Erlang/OTP: a failed stage is restarted with backoff, a writer
+// that fails restarts together with the stages after it but not the
+// consumer before it, and too many restarts in a short period stop the
+// pipeline and report the failure to the parent supervisor. Shutdown drains
+// the pipeline from its input to its output within a deadline, so that no
+// message is acked unwritten and none is left unsettled.
+//
+// Packages sink and source are the two runtimes: a connector implements a
+// few methods (open, write a batch, close, health) and the runtime turns them
+// into a supervised pipeline with retries, dead letters, configuration from
+// the environment or a YAML file, and graceful handling of SIGTERM. Package
+// danube is the client for Danube's gRPC protocol, and danube/danubetest an
+// in-process broker for tests. Package mongodb is a ready-made sink that
+// writes messages to MongoDB collections, and cmd/danube-sink-mongodb runs
+// it as a program. Package otel reports metrics and traces through
+// OpenTelemetry.
+package connect
