@@ -6,6 +6,7 @@ package deps
 
 import (
 	_ "github.com/cenkalti/backoff/v4"
+	_ "github.com/prometheus/client_golang/prometheus/promhttp"
 	_ "github.com/sourcegraph/conc/panics"
 	_ "go.mongodb.org/mongo-driver/v2/mongo"
 	_ "go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -21,5 +22,4 @@ import (
 	_ "golang.org/x/sync/errgroup"
 	_ "google.golang.org/grpc"
 	_ "google.golang.org/protobuf/proto"
-	_ "github.com/prometheus/client_golang/prometheus/promhttp"
 )
