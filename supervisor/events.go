@@ -1,0 +1,229 @@
+package supervisor
+
+import (
+	"fmt"
+	"time"
+)
+
+// Event is something that happened in a supervision tree, delivered to the
+// hooks given with WithHook. Each kind of event is a struct of its own,
+// passed by value, with an exported field for each fact about it; a type
+// switch on the struct gets at them, and Type serves code that only counts.
+type Event interface {
+	// Type returns the kind of event.
+	Type() EventType
+	// Path returns the path in the tree of the child the event is about,
+	// such as "root/sink/write". For an event about a supervisor as a
+	// whole (GaveUp, AutoShutdownStarted, EventsDropped) it is the
+	// supervisor's path.
+	Path() string
+	// String returns a one-line description for humans.
+	String() string
+}
+
+// EventType is the kind of an Event.
+type EventType int
+
+// The kinds of events, one for each event struct.
+const (
+	EventChildStarted EventType = iota + 1
+	EventChildExited
+	EventChildStopped
+	EventChildFailed
+	EventChildPanicked
+	EventChildRestarting
+	EventStopTimedOut
+	EventGaveUp
+	EventAutoShutdownStarted
+	EventEventsDropped
+)
+
+var eventTypeNames = [...]string{
+	EventChildStarted:        "child_started",
+	EventChildExited:         "child_exited",
+	EventChildStopped:        "child_stopped",
+	EventChildFailed:         "child_failed",
+	EventChildPanicked:       "child_panicked",
+	EventChildRestarting:     "child_restarting",
+	EventStopTimedOut:        "stop_timed_out",
+	EventGaveUp:              "gave_up",
+	EventAutoShutdownStarted: "auto_shutdown_started",
+	EventEventsDropped:       "events_dropped",
+}
+
+// String returns the kind in snake case, such as "child_failed", suitable
+// as a metric label.
+func (t EventType) String() string {
+	if t > 0 && int(t) < len(eventTypeNames) {
+		return eventTypeNames[t]
+	}
+	return fmt.Sprintf("EventType(%d)", int(t))
+}
+
+// ChildStarted reports that the supervisor called a child's Run.
+type ChildStarted struct {
+	At        time.Time // supervisor clock time
+	ChildPath string
+	// Restarts is how many times the child was started before in this run
+	// of its supervisor, 0 on the first start.
+	Restarts int
+}
+
+// ChildExited reports that a child returned nil while its context was
+// live: a normal exit. A Permanent child is restarted after it; for a
+// Transient or Temporary child it is the end.
+type ChildExited struct {
+	At        time.Time
+	ChildPath string
+	Ran       time.Duration // how long Run ran
+}
+
+// ChildStopped reports that a child returned after the supervisor had
+// cancelled its context.
+type ChildStopped struct {
+	At        time.Time
+	ChildPath string
+	// Cause is why the supervisor stopped it: ErrShutdown, ErrRemoved or
+	// ErrSiblingFailed.
+	Cause error
+	// Err is what Run returned, often context.Canceled; it is not a
+	// failure.
+	Err error
+}
+
+// ChildFailed reports that a child returned an error while its context was
+// live. ChildRestarting follows if its policy restarts it.
+type ChildFailed struct {
+	At        time.Time
+	ChildPath string
+	Err       error
+	Ran       time.Duration
+}
+
+// ChildPanicked reports that a child's Run panicked and the supervisor
+// recovered it. It replaces ChildFailed for that failure, and
+// ChildRestarting follows if the child's policy restarts it.
+type ChildPanicked struct {
+	At         time.Time
+	ChildPath  string
+	Err        *PanicError // the failure, as the supervisor handles it
+	PanicValue any         // the value passed to panic
+	Stack      []byte      // the stack of the panicking goroutine
+	Ran        time.Duration
+}
+
+// ChildRestarting reports that a child will be started again after Delay.
+type ChildRestarting struct {
+	At        time.Time
+	ChildPath string
+	// Err is the failure that caused the restart, nil when a Permanent
+	// child returned nil.
+	Err   error
+	Delay time.Duration
+	// Attempt counts the restarts since the child last ran for its
+	// backoff's ResetAfter, 1 for the first.
+	Attempt int
+}
+
+// StopTimedOut reports that a child did not return within Timeout of the
+// cancellation of its context. The supervisor has left it behind and gone
+// on; its goroutine keeps running until Run returns.
+type StopTimedOut struct {
+	At        time.Time
+	ChildPath string
+	Timeout   time.Duration
+}
+
+// GaveUp reports that a supervisor exceeded its restart intensity: it
+// stops its children and Run returns an *IntensityError.
+type GaveUp struct {
+	At          time.Time
+	ChildPath   string // the supervisor's path
+	MaxRestarts int
+	Period      time.Duration
+	Err         error // the failure that crossed the limit, a *ChildError
+}
+
+// AutoShutdownStarted reports that a supervisor stops by itself because of
+// its auto-shutdown setting; Run returns nil once its children stopped.
+type AutoShutdownStarted struct {
+	At        time.Time
+	ChildPath string // the supervisor's path
+	// Trigger is the path of the significant child whose end triggered it.
+	Trigger string
+	Mode    AutoShutdown
+}
+
+// EventsDropped reports that hooks missed events because the event queue
+// was full (see WithEventBuffer). It is delivered once the queue has room
+// again.
+type EventsDropped struct {
+	At        time.Time
+	ChildPath string // the supervisor's path
+	Count     uint64 // events dropped since the previous EventsDropped
+}
+
+func (e ChildStarted) Type() EventType        { return EventChildStarted }
+func (e ChildExited) Type() EventType         { return EventChildExited }
+func (e ChildStopped) Type() EventType        { return EventChildStopped }
+func (e ChildFailed) Type() EventType         { return EventChildFailed }
+func (e ChildPanicked) Type() EventType       { return EventChildPanicked }
+func (e ChildRestarting) Type() EventType     { return EventChildRestarting }
+func (e StopTimedOut) Type() EventType        { return EventStopTimedOut }
+func (e GaveUp) Type() EventType              { return EventGaveUp }
+func (e AutoShutdownStarted) Type() EventType { return EventAutoShutdownStarted }
+func (e EventsDropped) Type() EventType       { return EventEventsDropped }
+
+func (e ChildStarted) Path() string        { return e.ChildPath }
+func (e ChildExited) Path() string         { return e.ChildPath }
+func (e ChildStopped) Path() string        { return e.ChildPath }
+func (e ChildFailed) Path() string         { return e.ChildPath }
+func (e ChildPanicked) Path() string       { return e.ChildPath }
+func (e ChildRestarting) Path() string     { return e.ChildPath }
+func (e StopTimedOut) Path() string        { return e.ChildPath }
+func (e GaveUp) Path() string              { return e.ChildPath }
+func (e AutoShutdownStarted) Path() string { return e.ChildPath }
+func (e EventsDropped) Path() string       { return e.ChildPath }
+
+func (e ChildStarted) String() string {
+	if e.Restarts == 0 {
+		return fmt.Sprintf("child %s started", e.ChildPath)
+	}
+	return fmt.Sprintf("child %s started again (restart %d)", e.ChildPath, e.Restarts)
+}
+
+func (e ChildExited) String() string {
+	return fmt.Sprintf("child %s exited normally after %v", e.ChildPath, e.Ran)
+}
+
+func (e ChildStopped) String() string {
+	return fmt.Sprintf("child %s stopped: %v", e.ChildPath, e.Cause)
+}
+
+func (e ChildFailed) String() string {
+	return fmt.Sprintf("child %s failed after %v: %v", e.ChildPath, e.Ran, e.Err)
+}
+
+func (e ChildPanicked) String() string {
+	return fmt.Sprintf("child %s panicked after %v: %v", e.ChildPath, e.Ran, e.PanicValue)
+}
+
+func (e ChildRestarting) String() string {
+	return fmt.Sprintf("child %s restarting in %v (attempt %d)", e.ChildPath, e.Delay, e.Attempt)
+}
+
+func (e StopTimedOut) String() string {
+	return fmt.Sprintf("child %s did not stop within %v and was left behind", e.ChildPath, e.Timeout)
+}
+
+func (e GaveUp) String() string {
+	return fmt.Sprintf("supervisor %s gave up after more than %d restarts within %v: %v", e.ChildPath, e.MaxRestarts, e.Period, e.Err)
+}
+
+func (e AutoShutdownStarted) String() string {
+	return fmt.Sprintf("supervisor %s shutting down (%v) because %s ended", e.ChildPath, e.Mode, e.Trigger)
+}
+
+func (e EventsDropped) String() string {
+	return fmt.Sprintf("supervisor %s dropped %d events because a hook was slow", e.ChildPath, e.Count)
+}
