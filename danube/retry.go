@@ -1,0 +1,90 @@
+package danube
+
+import (
+	"context"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/danube-messaging/danube-connect-go/internal/clock"
+)
+
+// Backoff configures the exponential backoff between retries: the first
+// wait is Initial, each next one Multiplier times longer up to Max, each
+// randomised by ±Jitter (a fraction below 1). Zero fields take the
+// defaults: 200 ms, ×2, 5 s and 0.5 (the base and cap are those of the
+// broker's own clients). A negative Jitter turns randomisation off.
+type Backoff struct {
+	Initial    time.Duration
+	Max        time.Duration
+	Multiplier float64
+	Jitter     float64
+}
+
+func (b Backoff) withDefaults() Backoff {
+	if b.Initial <= 0 {
+		b.Initial = 200 * time.Millisecond
+	}
+	if b.Max <= 0 {
+		b.Max = 5 * time.Second
+	}
+	if b.Max < b.Initial {
+		b.Max = b.Initial
+	}
+	if b.Multiplier < 1 {
+		b.Multiplier = 2
+	}
+	switch {
+	case b.Jitter < 0:
+		b.Jitter = 0
+	case b.Jitter == 0 || b.Jitter >= 1:
+		b.Jitter = 0.5
+	}
+	return b
+}
+
+// retrier waits between the attempts of one retried operation, on the
+// injected clock. It never gives up by itself: the caller's context, a
+// stop channel or the caller's own count bound the retries.
+type retrier struct {
+	clk clock.Clock
+	bo  *backoff.ExponentialBackOff
+}
+
+type backoffClock struct{ c clock.Clock }
+
+func (b backoffClock) Now() time.Time { return b.c.Now() }
+
+func newRetrier(clk clock.Clock, cfg Backoff) *retrier {
+	cfg = cfg.withDefaults()
+	bo := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(cfg.Initial),
+		backoff.WithMaxInterval(cfg.Max),
+		backoff.WithMultiplier(cfg.Multiplier),
+		backoff.WithRandomizationFactor(cfg.Jitter),
+		backoff.WithMaxElapsedTime(0),
+		backoff.WithClockProvider(backoffClock{clk}),
+	)
+	return &retrier{clk: clk, bo: bo}
+}
+
+// reset starts the backoff sequence again after a success.
+func (r *retrier) reset() { r.bo.Reset() }
+
+// wait sleeps for the next backoff interval. It returns ctx's error when
+// ctx ends first, or stop's cause error when stop is closed first (stop may
+// be nil).
+func (r *retrier) wait(ctx context.Context, stop <-chan struct{}) error {
+	d := r.bo.NextBackOff()
+	t := r.clk.NewTimer(d)
+	defer t.Stop()
+
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-stop:
+		return ErrClosed
+	}
+}
