@@ -287,7 +287,9 @@ func (e *engine) handleTimer() {
 func (e *engine) finishStop(c *child, removeErr error) {
 	if c.queued {
 		c.queued = false
-		if i := slices.Index(e.stopQueue, c); i >= 0 {
+		if e.stopQueue[0] == c {
+			e.stopQueue = e.stopQueue[1:] // the usual case, and O(1)
+		} else if i := slices.Index(e.stopQueue, c); i >= 0 {
 			e.stopQueue = slices.Delete(e.stopQueue, i, i+1)
 		}
 	}

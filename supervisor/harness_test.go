@@ -214,6 +214,10 @@ func blockUntilWaiting(t testing.TB, clk *clock.Fake, n int) {
 	}
 }
 
+// settle returns once the run loop of s has finished handling what it was
+// handling: the loop answers Children only between two steps.
+func settle(s *Supervisor) { s.Children() }
+
 // nextDelay returns how far in the future the earliest fake timer fires.
 func nextDelay(t testing.TB, clk *clock.Fake) time.Duration {
 	t.Helper()
