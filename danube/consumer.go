@@ -1,0 +1,323 @@
+package danube
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+
+	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/danubepb"
+	"github.com/danube-messaging/danube-connect-go/danube/internal/workpool"
+)
+
+// SubscriptionType is how a subscription shares its messages among its
+// consumers. The zero value is Shared, the default of the broker's own
+// clients.
+type SubscriptionType int
+
+// Subscription types. The type is fixed by the consumer that creates the
+// subscription; later consumers asking for another type are accepted by
+// the broker and get the existing type.
+const (
+	// Shared delivers each message to one of the subscription's consumers,
+	// round robin.
+	Shared SubscriptionType = iota
+	// Exclusive admits one consumer name; another name is rejected with
+	// ErrPermissionDenied. Messages arrive in offset order.
+	Exclusive
+	// Failover delivers to the first consumer; the broker does not yet
+	// switch to a standby when it leaves, so a failed consumer must come
+	// back under the same name.
+	Failover
+	// KeyShared delivers all messages of one routing key to the same
+	// consumer, optionally restricted by ConsumerOptions.KeyFilters.
+	KeyShared
+)
+
+func (t SubscriptionType) wire() (danubepb.ConsumerRequest_SubscriptionType, bool) {
+	switch t {
+	case Shared:
+		return danubepb.ConsumerRequest_Shared, true
+	case Exclusive:
+		return danubepb.ConsumerRequest_Exclusive, true
+	case Failover:
+		return danubepb.ConsumerRequest_Failover, true
+	case KeyShared:
+		return danubepb.ConsumerRequest_KeyShared, true
+	}
+	return 0, false
+}
+
+// String returns the type's name.
+func (t SubscriptionType) String() string {
+	switch t {
+	case Shared:
+		return "Shared"
+	case Exclusive:
+		return "Exclusive"
+	case Failover:
+		return "Failover"
+	case KeyShared:
+		return "KeyShared"
+	}
+	return fmt.Sprintf("SubscriptionType(%d)", int(t))
+}
+
+// Defaults of ConsumerOptions.
+const (
+	// DefaultBufferSize is the number of received messages a Consumer
+	// buffers ahead of Receive.
+	DefaultBufferSize = 1000
+	// DefaultAckConcurrency is the number of Ack and Nack calls a Consumer
+	// runs at once.
+	DefaultAckConcurrency = 128
+)
+
+// ConsumerOptions configures NewConsumer.
+type ConsumerOptions struct {
+	// Topic is the topic to consume, "/namespace/name"; for a partitioned
+	// topic the base name, whose partitions are discovered and merged.
+	// Required.
+	Topic string
+	// Subscription names the subscription. Required. A new subscription on
+	// a reliable topic starts at the latest message: subscribe before
+	// producing.
+	Subscription string
+	// Name is the consumer name, the same on every partition. A consumer
+	// that reconnects under its name takes its place back (and its
+	// unacknowledged messages are redelivered). "" means a random unique
+	// name.
+	Name string
+	// Type is the subscription type; the zero value is Shared.
+	Type SubscriptionType
+	// KeyFilters restricts a KeyShared consumer to routing keys matching
+	// one of these globs ('*' and '?'). Empty means every key.
+	KeyFilters []string
+	// BufferSize is how many received messages wait for Receive. 0 means
+	// DefaultBufferSize. A reliable subscription's window on the broker
+	// (max_unacked_messages) bounds messages in flight anyway.
+	BufferSize int
+	// AckConcurrency bounds Ack and Nack calls in flight. 0 means
+	// DefaultAckConcurrency.
+	AckConcurrency int
+	// OnAsyncError is called with the message and the error of an AckAsync
+	// or NackAsync whose done callback is nil. nil means such errors are
+	// logged at warning level.
+	OnAsyncError func(msg *Message, err error)
+}
+
+// Consumer receives the messages of one subscription on one topic (all its
+// partitions) and acknowledges them. It is safe for concurrent use.
+//
+// Every partition has its own stream. When a stream ends or fails, the
+// consumer subscribes again under the same name after a backoff (taking
+// its place back on the broker), and does the same when the broker's
+// health check asks it to close. A failure that retrying cannot cure (a
+// permission, a deleted topic) stops that partition and is returned once
+// by Receive; the other partitions go on.
+//
+// Ack and Nack run on their own bounded pool of calls, so acknowledging
+// never holds up the streams.
+type Consumer struct {
+	client *Client
+	opts   ConsumerOptions
+	wtype  danubepb.ConsumerRequest_SubscriptionType
+	log    *slog.Logger
+
+	parts     map[string]*partitionConsumer
+	deliver   chan delivery
+	acks      *workpool.Pool[ackJob]
+	requestID atomic.Uint64
+
+	life    context.Context
+	cancel  context.CancelFunc
+	closing chan struct{}
+	closed  atomic.Bool
+	wg      sync.WaitGroup
+}
+
+// delivery is a received message, or the error that stopped a partition.
+type delivery struct {
+	msg *Message
+	err error
+}
+
+// NewConsumer discovers the topic's partitions and subscribes to each of
+// them under the same consumer name, retrying retryable failures while ctx
+// allows. It fails with ErrNoPartitions (NotFound) when no topic of that
+// name exists: consumers do not create topics.
+func (c *Client) NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
+	wtype, err := checkConsumerOptions(&opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.isClosed() {
+		return nil, closedError("subscribe", opts.Topic)
+	}
+
+	names, err := c.partitionsWithRetry(ctx, opts.Topic)
+	if err != nil {
+		return nil, err
+	}
+
+	life, cancel := context.WithCancel(context.Background())
+	cons := &Consumer{
+		client:  c,
+		opts:    opts,
+		wtype:   wtype,
+		log:     c.log.With(slog.String("topic", opts.Topic), slog.String("subscription", opts.Subscription), slog.String("consumer", opts.Name)),
+		parts:   make(map[string]*partitionConsumer, len(names)),
+		deliver: make(chan delivery, opts.BufferSize),
+		life:    life,
+		cancel:  cancel,
+		closing: make(chan struct{}),
+	}
+	cons.acks = workpool.New(opts.AckConcurrency, cons.runAck)
+	for _, name := range names {
+		cons.parts[name] = newPartitionConsumer(cons, name)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	for _, pc := range cons.parts {
+		g.Go(func() error { return pc.subscribeWithRetry(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		cons.abort()
+		return nil, err
+	}
+
+	if !c.register(cons) {
+		cons.abort()
+		return nil, closedError("subscribe", opts.Topic)
+	}
+	for _, pc := range cons.parts {
+		cons.wg.Add(2)
+		go func() {
+			defer cons.wg.Done()
+			pc.run()
+		}()
+		go func() {
+			defer cons.wg.Done()
+			c.runHealth(life, danubepb.HealthCheckRequest_Consumer, pc.topic, pc.healthTarget, pc.onHealthClose)
+		}()
+	}
+	cons.log.Debug("consumer subscribed", slog.Int("partitions", len(names)))
+	return cons, nil
+}
+
+func checkConsumerOptions(o *ConsumerOptions) (danubepb.ConsumerRequest_SubscriptionType, error) {
+	if err := ValidateTopic(o.Topic); err != nil {
+		return 0, err
+	}
+	bad := func(format string, args ...any) error {
+		return localError("subscribe", o.Topic, codes.InvalidArgument, fmt.Errorf(format, args...))
+	}
+	if o.Subscription == "" {
+		return 0, bad("the subscription name is empty")
+	}
+	wtype, ok := o.Type.wire()
+	if !ok {
+		return 0, bad("invalid subscription type %v", o.Type)
+	}
+	if len(o.KeyFilters) > 0 && o.Type != KeyShared {
+		return 0, bad("key filters need the KeyShared subscription type, not %v", o.Type)
+	}
+	if o.BufferSize < 0 || o.AckConcurrency < 0 {
+		return 0, bad("BufferSize and AckConcurrency must not be negative")
+	}
+	if o.BufferSize == 0 {
+		o.BufferSize = DefaultBufferSize
+	}
+	if o.AckConcurrency == 0 {
+		o.AckConcurrency = DefaultAckConcurrency
+	}
+	if o.Name == "" {
+		o.Name = "consumer-" + randomSuffix()
+	}
+	o.KeyFilters = append([]string(nil), o.KeyFilters...)
+	return wtype, nil
+}
+
+// partitionsWithRetry discovers the partitions, retrying retryable
+// failures while ctx allows.
+func (c *Client) partitionsWithRetry(ctx context.Context, topic string) ([]string, error) {
+	var retry *retrier
+	for {
+		names, err := c.partitions(ctx, topic)
+		if err == nil || !IsRetryable(err) {
+			return names, err
+		}
+		if retry == nil {
+			retry = newRetrier(c.cfg.clock, c.cfg.backoff)
+		}
+		if retry.wait(ctx, nil) != nil {
+			return nil, contextError(ctx, "topic partitions", topic, err)
+		}
+	}
+}
+
+func (c *Consumer) abort() {
+	c.closed.Store(true)
+	close(c.closing)
+	c.cancel()
+	c.acks.Close()
+}
+
+// Topic returns the topic the consumer reads.
+func (c *Consumer) Topic() string { return c.opts.Topic }
+
+// Subscription returns the subscription name.
+func (c *Consumer) Subscription() string { return c.opts.Subscription }
+
+// Name returns the consumer name.
+func (c *Consumer) Name() string { return c.opts.Name }
+
+// Partitions returns the topics the consumer reads: the topic itself, or
+// its partitions.
+func (c *Consumer) Partitions() []string {
+	names := make([]string, 0, len(c.parts))
+	for name := range c.parts {
+		names = append(names, name)
+	}
+	return sortPartitions(names)
+}
+
+// Receive returns the next message of any partition, waiting until one
+// arrives, ctx ends or the consumer closes (ErrClosed). When a partition
+// stops for good, Receive returns that failure once, as an *Error naming
+// the partition; later calls go on with the other partitions.
+func (c *Consumer) Receive(ctx context.Context) (*Message, error) {
+	if c.closed.Load() {
+		return nil, closedError("receive", c.opts.Topic)
+	}
+	select {
+	case d := <-c.deliver:
+		return d.msg, d.err
+	case <-ctx.Done():
+		return nil, contextError(ctx, "receive", c.opts.Topic, nil)
+	case <-c.closing:
+		return nil, closedError("receive", c.opts.Topic)
+	}
+}
+
+// Close stops the consumer: Ack and Nack calls already started complete,
+// then every stream and health check stops and every goroutine of the
+// consumer has returned. Messages received but not acknowledged are
+// redelivered by the broker (on a reliable topic). The subscription stays
+// on the broker. It is safe to call more than once and always returns nil.
+func (c *Consumer) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(c.closing)
+	c.acks.Close()
+	c.cancel()
+	c.wg.Wait()
+	c.client.unregister(c)
+	c.log.Debug("consumer closed")
+	return nil
+}

@@ -1,0 +1,327 @@
+package danube
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/danubepb"
+)
+
+// maxNotFoundRetries bounds the consecutive NOT_FOUND answers a partition
+// tolerates while it resubscribes. During a topic move the topic is briefly
+// unknown everywhere; a topic that stays unknown was deleted.
+const maxNotFoundRetries = 8
+
+// maxTrackedDeliveries bounds the delivery counts a partition keeps. A
+// reliable subscription has at most 10000 messages in flight, so the bound
+// is only reached by messages never acknowledged, such as those of a
+// non-reliable topic (where acks are optional).
+const maxTrackedDeliveries = 20000
+
+// partitionConsumer reads one topic or partition. Its session (the broker's
+// consumer id, the route, and the cancel function of the open stream) is
+// replaced as a whole when it subscribes again.
+type partitionConsumer struct {
+	c     *Consumer
+	topic string
+	log   *slog.Logger
+
+	session atomic.Pointer[consumerSession]
+	route   atomic.Pointer[route] // of the latest session, kept between sessions for acks
+
+	mu       sync.Mutex
+	attempts map[deliveryKey]int
+}
+
+type consumerSession struct {
+	route route
+	id    uint64
+
+	mu     sync.Mutex
+	cancel context.CancelCauseFunc // of the open stream, nil when none
+	closed bool                    // the broker asked this session to close
+}
+
+// requestClose ends the session's stream, or marks the session so that no
+// stream is opened on it.
+func (s *consumerSession) requestClose() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.cancel != nil {
+		s.cancel(ErrHealthClose)
+	}
+}
+
+// deliveryKey identifies one message of a partition across redeliveries:
+// its offset on a reliable topic, and the producer's id and request id to
+// tell apart the messages of a non-reliable topic (whose offsets are 0).
+type deliveryKey struct {
+	offset     uint64
+	producerID uint64
+	requestID  uint64
+}
+
+func newPartitionConsumer(c *Consumer, topic string) *partitionConsumer {
+	return &partitionConsumer{
+		c:        c,
+		topic:    topic,
+		log:      c.log.With(slog.String("partition", topic)),
+		attempts: make(map[deliveryKey]int),
+	}
+}
+
+// subscribe looks the partition up and subscribes on the broker that
+// serves it, once.
+func (pc *partitionConsumer) subscribe(ctx context.Context) (*consumerSession, error) {
+	c := pc.c.client
+	r, err := c.lookup(ctx, pc.topic)
+	if err != nil {
+		return nil, err
+	}
+
+	cctx, cancel := callContext(ctx, c.cfg.callTimeout)
+	defer cancel()
+	resp, err := r.conn.pick().consumer.Subscribe(r.outgoing(cctx), &danubepb.ConsumerRequest{
+		RequestId:        pc.c.requestID.Add(1),
+		TopicName:        pc.topic,
+		ConsumerName:     pc.c.opts.Name,
+		Subscription:     pc.c.opts.Subscription,
+		SubscriptionType: pc.c.wtype,
+		KeyFilters:       pc.c.opts.KeyFilters,
+	})
+	if err != nil {
+		return nil, newError("subscribe", pc.topic, err)
+	}
+	pc.route.Store(&r)
+	return &consumerSession{route: r, id: resp.GetConsumerId()}, nil
+}
+
+// subscribeWithRetry is the first subscription, retried with backoff while
+// the failure is retryable and ctx allows.
+func (pc *partitionConsumer) subscribeWithRetry(ctx context.Context) error {
+	var retry *retrier
+	for {
+		s, err := pc.subscribe(ctx)
+		if err == nil {
+			pc.session.Store(s)
+			return nil
+		}
+		if !IsRetryable(err) {
+			return err
+		}
+		if retry == nil {
+			retry = newRetrier(pc.c.client.cfg.clock, pc.c.client.cfg.backoff)
+		}
+		if retry.wait(ctx, nil) != nil {
+			return contextError(ctx, "subscribe", pc.topic, err)
+		}
+	}
+}
+
+// run reads the partition until the consumer closes or a failure that
+// retrying cannot cure, which it reports through Receive.
+func (pc *partitionConsumer) run() {
+	c := pc.c
+	ctx := c.life
+	retry := newRetrier(c.client.cfg.clock, c.client.cfg.backoff)
+	notFound := 0
+	reconnecting := false
+
+	for {
+		s := pc.session.Load()
+		if s == nil {
+			var err error
+			s, err = pc.subscribe(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				if !pc.retryable(err, &notFound) {
+					pc.giveUp(err)
+					return
+				}
+				if !reconnecting {
+					reconnecting = true
+					pc.log.Warn("resubscribing failed; retrying with backoff", slog.Any("error", err))
+				}
+				if retry.wait(ctx, nil) != nil {
+					return
+				}
+				continue
+			}
+			pc.session.Store(s)
+		}
+
+		received, err := pc.receive(ctx, s)
+		if ctx.Err() != nil {
+			return
+		}
+		if received > 0 {
+			retry.reset()
+			notFound = 0
+		}
+		if reconnecting && (received > 0 || err == nil) {
+			reconnecting = false
+			pc.log.Info("partition stream restored", slog.Uint64("consumer_id", s.id))
+		}
+		pc.session.CompareAndSwap(s, nil)
+
+		if errors.Is(err, ErrHealthClose) {
+			pc.log.Info("broker asked the consumer to close; subscribing again", slog.Uint64("consumer_id", s.id))
+			continue
+		}
+		if err != nil && !pc.retryable(err, &notFound) {
+			pc.giveUp(newError("receive", pc.topic, err))
+			return
+		}
+		if !reconnecting {
+			reconnecting = true
+			pc.log.Warn("partition stream ended; subscribing again with backoff", slog.Any("error", err))
+		}
+		if retry.wait(ctx, nil) != nil {
+			return
+		}
+	}
+}
+
+// retryable reports whether a partition should subscribe again after err,
+// counting consecutive NOT_FOUND answers.
+func (pc *partitionConsumer) retryable(err error, notFound *int) bool {
+	code := codeOf(err)
+	if code == codes.NotFound {
+		*notFound++
+		return *notFound <= maxNotFoundRetries
+	}
+	*notFound = 0
+	return retryableCode(code) || code == codes.Canceled || code == codes.Internal
+}
+
+// giveUp reports the failure that stopped the partition to Receive.
+func (pc *partitionConsumer) giveUp(err error) {
+	pc.log.Error("partition stopped", slog.Any("error", err))
+	select {
+	case pc.c.deliver <- delivery{err: err}:
+	case <-pc.c.life.Done():
+	}
+}
+
+// receive opens the stream of session s and passes its messages on until
+// it ends. It returns the number of messages received, and the error that
+// ended the stream: nil when the broker ended it, ErrHealthClose when the
+// health check did.
+func (pc *partitionConsumer) receive(parent context.Context, s *consumerSession) (int, error) {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return 0, ErrHealthClose
+	}
+	s.cancel = cancel
+	s.mu.Unlock()
+
+	stream, err := s.route.conn.pick().consumer.ReceiveMessages(s.route.outgoing(ctx), &danubepb.ReceiveRequest{
+		RequestId:  pc.c.requestID.Add(1),
+		ConsumerId: s.id,
+	})
+	if err != nil {
+		return 0, pc.streamError(ctx, err)
+	}
+
+	n := 0
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			return n, pc.streamError(ctx, err)
+		}
+		n++
+		d := delivery{msg: pc.message(m)}
+		select {
+		case pc.c.deliver <- d:
+		case <-ctx.Done():
+			return n, pc.streamError(ctx, ctx.Err())
+		}
+	}
+}
+
+// streamError maps the end of a stream: the health check's cause when it
+// cancelled the stream, nil for a clean end by the broker.
+func (pc *partitionConsumer) streamError(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrHealthClose) {
+		return ErrHealthClose
+	}
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// message converts a delivered message and counts its delivery.
+func (pc *partitionConsumer) message(m *danubepb.StreamMessage) *Message {
+	id := m.GetMsgId()
+	msg := &Message{
+		Payload:      m.GetPayload(),
+		Attributes:   m.GetAttributes(),
+		RoutingKey:   m.GetRoutingKey(),
+		PublishTime:  fromMillis(m.GetPublishTime()),
+		ProducerName: m.GetProducerName(),
+		ID: MessageID{
+			ProducerID: id.GetProducerId(),
+			Topic:      id.GetTopicName(),
+			BrokerAddr: id.GetBrokerAddr(),
+			Offset:     id.GetTopicOffset(),
+		},
+		requestID: m.GetRequestId(),
+	}
+	if m.SchemaId != nil {
+		msg.HasSchema = true
+		msg.SchemaID = m.GetSchemaId()
+		msg.SchemaVersion = m.GetSchemaVersion()
+	}
+	if msg.ID.Topic == "" {
+		msg.ID.Topic = pc.topic
+	}
+
+	key := msg.deliveryKey()
+	pc.mu.Lock()
+	if len(pc.attempts) >= maxTrackedDeliveries {
+		// NOTE: forgetting every count restarts them at 1; only consumers
+		// that leave many messages unacknowledged get here.
+		clear(pc.attempts)
+	}
+	pc.attempts[key]++
+	msg.DeliveryAttempt = pc.attempts[key]
+	pc.mu.Unlock()
+	return msg
+}
+
+// forget drops the delivery count of an acknowledged message.
+func (pc *partitionConsumer) forget(msg *Message) {
+	pc.mu.Lock()
+	delete(pc.attempts, msg.deliveryKey())
+	pc.mu.Unlock()
+}
+
+func (pc *partitionConsumer) healthTarget() (route, uint64, bool) {
+	s := pc.session.Load()
+	if s == nil {
+		return route{}, 0, false
+	}
+	return s.route, s.id, true
+}
+
+// onHealthClose ends the stream of the session the broker asked to close;
+// run then subscribes again.
+func (pc *partitionConsumer) onHealthClose(id uint64) {
+	if s := pc.session.Load(); s != nil && s.id == id {
+		s.requestClose()
+	}
+}

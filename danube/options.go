@@ -1,0 +1,233 @@
+package danube
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/danube-messaging/danube-connect-go/internal/clock"
+)
+
+// Option configures a Client (NewClient) or an Admin (NewAdmin).
+type Option func(*config) error
+
+// TokenSupplier returns the bearer token to send with one call. It is
+// called before every call, so that a rotating token is picked up at once;
+// it should cache and be fast. An error fails the call with Unauthenticated.
+type TokenSupplier func(ctx context.Context) (string, error)
+
+type config struct {
+	tls         *tls.Config // nil: plaintext, unless a token asks for TLS
+	insecure    bool
+	token       string
+	supplier    TokenSupplier
+	callTimeout time.Duration
+	logger      *slog.Logger
+	clock       clock.Clock
+	backoff     Backoff
+	health      time.Duration
+	conns       int
+	dialOpts    []grpc.DialOption
+}
+
+func defaultConfig() config {
+	return config{
+		callTimeout: 10 * time.Second,
+		logger:      slog.New(slog.DiscardHandler),
+		clock:       clock.Real(),
+		health:      5 * time.Second,
+		conns:       1,
+	}
+}
+
+func buildConfig(opts []Option) (config, error) {
+	cfg := defaultConfig()
+	var errs []error
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return config{}, err
+	}
+	if cfg.token != "" && cfg.supplier != nil {
+		return config{}, errors.New("WithToken and WithTokenSupplier are exclusive: choose one")
+	}
+	if cfg.hasToken() && cfg.tls == nil && !cfg.insecure {
+		// A bearer token is a secret: send it only over TLS unless the
+		// caller said otherwise. System roots verify the broker.
+		cfg.tls = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if cfg.insecure {
+		cfg.tls = nil
+	}
+	return cfg, nil
+}
+
+func (c *config) hasToken() bool { return c.token != "" || c.supplier != nil }
+
+// WithTLS makes every connection use TLS, verifying the broker with the CA
+// certificates in the PEM file caFile, or with the system roots when caFile
+// is "". The broker serves TLS when its auth mode is tls.
+func WithTLS(caFile string) Option {
+	return func(c *config) error {
+		cfg, err := tlsConfig(caFile, "", "")
+		if err != nil {
+			return err
+		}
+		c.tls = cfg
+		return nil
+	}
+}
+
+// WithMutualTLS is WithTLS plus a client certificate and key (PEM files)
+// presented to the broker.
+func WithMutualTLS(caFile, certFile, keyFile string) Option {
+	return func(c *config) error {
+		if certFile == "" || keyFile == "" {
+			return errors.New("WithMutualTLS needs both a certificate file and a key file")
+		}
+		cfg, err := tlsConfig(caFile, certFile, keyFile)
+		if err != nil {
+			return err
+		}
+		c.tls = cfg
+		return nil
+	}
+}
+
+// WithTLSConfig makes every connection use TLS with a copy of cfg, for
+// settings the file-based options do not cover.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *config) error {
+		if cfg == nil {
+			return errors.New("WithTLSConfig: nil *tls.Config")
+		}
+		c.tls = cfg.Clone()
+		return nil
+	}
+}
+
+// WithToken sends "authorization: Bearer <token>" with every call. Unless
+// TLS is configured or WithInsecure is given, it turns TLS on with the
+// system roots. The token never appears in a log line or an error.
+func WithToken(token string) Option {
+	return func(c *config) error {
+		if token == "" {
+			return errors.New("WithToken: the token is empty")
+		}
+		c.token = token
+		return nil
+	}
+}
+
+// WithTokenSupplier is WithToken with a token fetched before every call,
+// for tokens that rotate.
+func WithTokenSupplier(supplier TokenSupplier) Option {
+	return func(c *config) error {
+		if supplier == nil {
+			return errors.New("WithTokenSupplier: nil supplier")
+		}
+		c.supplier = supplier
+		return nil
+	}
+}
+
+// WithInsecure forces plaintext connections even when a token is set, for
+// a broker behind a trusted local proxy and for tests. The token then
+// travels in clear text.
+func WithInsecure() Option {
+	return func(c *config) error {
+		c.insecure = true
+		return nil
+	}
+}
+
+// WithCallTimeout sets the deadline of each unary call (and of each attempt
+// when a call is retried), unless the caller's context ends earlier. The
+// default is 10 s.
+func WithCallTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("WithCallTimeout: the timeout must be positive, got %v", d)
+		}
+		c.callTimeout = d
+		return nil
+	}
+}
+
+// WithLogger sets the logger for reconnects, recoveries and give-ups. The
+// default discards everything. Nothing is logged per message.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l != nil {
+			c.logger = l
+		}
+		return nil
+	}
+}
+
+// WithClock sets the clock of every timer: backoff waits, health checks,
+// publish times. Tests pass a fake clock; the default is the real one.
+func WithClock(clk clock.Clock) Option {
+	return func(c *config) error {
+		c.clock = clock.OrReal(clk)
+		return nil
+	}
+}
+
+// WithBackoff sets the backoff between retries of failed calls, reconnects
+// and recoveries. The zero Backoff means its defaults.
+func WithBackoff(b Backoff) Option {
+	return func(c *config) error {
+		c.backoff = b
+		return nil
+	}
+}
+
+// WithHealthCheckInterval sets how often each producer and consumer asks
+// the broker whether it should close (the broker answers CLOSE after the
+// topic was unloaded or moved). The default is 5 s, as in the broker's own
+// clients.
+func WithHealthCheckInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("WithHealthCheckInterval: the interval must be positive, got %v", d)
+		}
+		c.health = d
+		return nil
+	}
+}
+
+// WithConnectionsPerBroker opens n HTTP/2 connections to each broker
+// address and spreads calls over them. One connection is the default and is
+// enough below some tens of thousands of calls per second; more can help a
+// producer with many sends in flight on a machine with many cores.
+func WithConnectionsPerBroker(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > 64 {
+			return fmt.Errorf("WithConnectionsPerBroker: n must be between 1 and 64, got %d", n)
+		}
+		c.conns = n
+		return nil
+	}
+}
+
+// WithDialOptions adds gRPC dial options to every connection, for example a
+// custom dialer in tests. Options that set transport credentials conflict
+// with the TLS options of this package.
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(c *config) error {
+		c.dialOpts = append(c.dialOpts, opts...)
+		return nil
+	}
+}
