@@ -36,7 +36,8 @@ func TestAutoShutdownAnySignificantStopsOnFirstEnd(t *testing.T) {
 }
 
 func TestAutoShutdownAllSignificantWaitsForLast(t *testing.T) {
-	s := New("root", WithAutoShutdown(AllSignificant))
+	rec := newRecorder()
+	s := New("root", WithAutoShutdown(AllSignificant), WithHook(rec.hook))
 	a, b, other := newScripted("a"), newScripted("b"), newScripted("other")
 	mustAdd(t, s, Spec{Name: "a", Child: a, Restart: Transient, Significant: true})
 	mustAdd(t, s, Spec{Name: "b", Child: b, Restart: Temporary, Significant: true})
@@ -45,7 +46,7 @@ func TestAutoShutdownAllSignificantWaitsForLast(t *testing.T) {
 
 	a1, b1, o1 := a.next(t), b.next(t), other.next(t)
 	a1.succeed(t)
-	a1.wait(t)
+	rec.waitFor(t, EventChildExited, "root/a")
 	settle(s)
 	if b1.ctx.Err() != nil || o1.ctx.Err() != nil || r.returned() {
 		t.Fatal("supervisor stopping after one of two significant children ended")
@@ -61,7 +62,8 @@ func TestAutoShutdownAllSignificantWaitsForLast(t *testing.T) {
 }
 
 func TestAutoShutdownNeverIgnoresSignificantEnd(t *testing.T) {
-	s := New("root")
+	rec := newRecorder()
+	s := New("root", WithHook(rec.hook))
 	a, other := newScripted("a"), newScripted("other")
 	mustAdd(t, s, Spec{Name: "a", Child: a, Restart: Transient, Significant: true})
 	mustAdd(t, s, Spec{Name: "other", Child: other})
@@ -69,7 +71,7 @@ func TestAutoShutdownNeverIgnoresSignificantEnd(t *testing.T) {
 
 	a1, o1 := a.next(t), other.next(t)
 	a1.succeed(t)
-	a1.wait(t)
+	rec.waitFor(t, EventChildExited, "root/a")
 	settle(s)
 	if o1.ctx.Err() != nil || r.returned() {
 		t.Fatal("supervisor stopped although its auto shutdown is Never")

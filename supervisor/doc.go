@@ -3,7 +3,7 @@
 // according to a strategy and a restart policy, waits a growing backoff
 // delay between restarts, gives up and fails to its own parent when
 // restarts come too often, and stops its children in reverse start order
-// when it is told to stop.
+// when its context is cancelled.
 //
 // A child is anything with a Run(ctx) error method; ChildFunc adapts a
 // function. A *Supervisor is a child too, so trees nest to any depth, and

@@ -38,7 +38,7 @@ type engine struct {
 	result       error
 }
 
-// exit is what a child's goroutine reports when its Run returned.
+// exit is the report a child's goroutine sends when its Run returned.
 type exit struct {
 	child   *child
 	gen     uint64

@@ -96,20 +96,19 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
-// Unwrap returns the panic value if it is an error, so that errors.Is sees
-// through a panic(err).
+// Unwrap returns the panic value if it is an error, so that errors.Is
+// matches the error of a panic(err).
 func (e *PanicError) Unwrap() error {
 	err, _ := e.Value.(error)
 	return err
 }
 
-// ChildError is how a supervisor wraps a child's failure when it passes it
-// on, in events and in the IntensityError it returns: the path says which
-// child failed.
+// ChildError wraps a child's failure with the child's path, in GaveUp
+// events and in the IntensityError a supervisor returns.
 type ChildError struct {
 	// Path is the child's path in the tree.
 	Path string
-	// Err is what the child returned, or a *PanicError.
+	// Err is the child's error, or a *PanicError.
 	Err error
 }
 

@@ -138,8 +138,8 @@ func (r *running) stop(t testing.TB) error {
 	return r.wait(t)
 }
 
-// wait waits for Run to return by itself and returns its result; it puts
-// the result back so that cleanup sees the run ended.
+// wait waits for Run to return by itself and returns its result. It puts
+// the result back, so that cleanup finds the run ended.
 func (r *running) wait(t testing.TB) error {
 	t.Helper()
 	select {
@@ -214,8 +214,8 @@ func blockUntilWaiting(t testing.TB, clk *clock.Fake, n int) {
 	}
 }
 
-// settle returns once the run loop of s has finished handling what it was
-// handling: the loop answers Children only between two steps.
+// settle returns once the run loop of s has finished its current step,
+// because the loop handles a Children request only between two steps.
 func settle(s *Supervisor) { s.Children() }
 
 // nextDelay returns how far in the future the earliest fake timer fires.

@@ -61,26 +61,31 @@ func TestRestartPolicyDecidesRestart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := New("root", WithBackoff(noBackoff))
+			rec := newRecorder()
+			s := New("root", WithBackoff(noBackoff), WithHook(rec.hook))
 			c := newScripted("c")
 			mustAdd(t, s, Spec{Name: "c", Child: c, Restart: tt.restart})
 			r := runInBackground(t, s)
 
 			in := c.next(t)
+			var reported EventType
 			switch tt.outcome {
 			case "nil":
 				in.succeed(t)
+				reported = EventChildExited
 			case "error":
 				in.fail(t, errBoom)
+				reported = EventChildFailed
 			case "panic":
 				in.panicWith(t, "boom")
+				reported = EventChildPanicked
 			}
 
 			if tt.restarted {
 				c.next(t)
 			} else {
-				in.wait(t)
-				infos := s.Children() // answered after the exit was handled
+				rec.waitFor(t, reported, "root/c") // the loop has the exit
+				infos := s.Children()
 				switch tt.restart {
 				case Temporary:
 					if len(infos) != 0 {

@@ -21,6 +21,10 @@ const (
 	RestForOne
 )
 
+// Under OneForAll and RestForOne, a child that has ended (see ChildEnded)
+// stays ended when a sibling's failure restarts the others, and a Temporary
+// child stopped by it is removed, as the Temporary policy says.
+
 // String returns the strategy's name in the form OTP spells it, such as
 // "one_for_one".
 func (s Strategy) String() string {

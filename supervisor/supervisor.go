@@ -44,18 +44,19 @@ type Supervisor struct {
 	lastPath string     // the path of the latest run, or the name
 }
 
-// runHandle is how Add, Remove and Children reach a run in progress.
+// runHandle is the pair of channels through which Add, Remove and Children
+// reach a run in progress.
 type runHandle struct {
 	requests chan request
 	done     chan struct{} // closed when Run has returned
 }
 
-// New returns a supervisor named name with the given options. The name is
-// the root of the paths of its children when the supervisor is the root of
-// a tree; nested, it takes its path from its parent (see Spec.Name).
+// New returns a supervisor named name with the given options. At the root
+// of a tree the name is the first segment of every path. A nested
+// supervisor takes its path from its parent instead (see Spec.Name).
 //
-// New does not fail: an invalid option is reported, wrapping
-// ErrInvalidOption, by Add and Run.
+// New does not fail. Add and Run report an invalid option with an error
+// wrapping ErrInvalidOption.
 func New(name string, opts ...Option) *Supervisor {
 	cfg := defaultConfig()
 	for _, opt := range opts {
@@ -80,14 +81,16 @@ func New(name string, opts ...Option) *Supervisor {
 // Name returns the name given to New.
 func (s *Supervisor) Name() string { return s.name }
 
-// Add adds a child. Before Run, the child starts with the run; during Run
-// it starts at once, or for OneForAll and RestForOne as soon as every
-// child before it runs. Add returns after the child was added, not after
-// it started.
+// Add adds a child after the ones already added, which is its place in the
+// start order. A child added before Run starts with the run. A child added
+// during Run starts at once, except that under OneForAll and RestForOne it
+// waits until every child before it runs. Add returns once the child is
+// added, not once it has started.
 //
-// Add returns an error wrapping ErrInvalidSpec for a spec it rejects,
-// ErrDuplicateName when a sibling has the name, and ErrStopped, without
-// waiting, when Run has returned or the supervisor is shutting down.
+// Add returns an error wrapping ErrInvalidSpec for a spec it rejects and
+// ErrDuplicateName when a sibling has the name. It returns ErrStopped,
+// without waiting, when Run has returned or the supervisor is shutting
+// down.
 func (s *Supervisor) Add(spec Spec) error {
 	if s.cfgErr != nil {
 		return fmt.Errorf("supervisor %s: add child %q: %w", s.name, spec.Name, s.cfgErr)
@@ -123,8 +126,9 @@ func (s *Supervisor) Add(spec Spec) error {
 // at once, and so is any child when Run is not in progress.
 //
 // Remove returns an error wrapping ErrNotFound when no child has the name,
-// and ErrStopTimeout when the child did not return in time; the child is
-// removed either way.
+// and ErrStopTimeout when the child did not return in time, in which case
+// the child is removed all the same. A child that calls Remove on itself
+// waits for its own shutdown timeout, so it should return instead.
 func (s *Supervisor) Remove(name string) error {
 	s.mu.Lock()
 	h := s.handle
@@ -147,8 +151,8 @@ func (s *Supervisor) Remove(name string) error {
 }
 
 // Children returns a snapshot of the children in start order. WARNING: the
-// states may have changed by the time the caller reads them; use it for
-// inspection and tests, not to decide what to do next.
+// states may have changed by the time the caller reads them. Use the
+// snapshot for inspection and tests, not to decide what to do next.
 func (s *Supervisor) Children() []ChildInfo {
 	s.mu.Lock()
 	h := s.handle
