@@ -113,6 +113,9 @@ type ChildPanicked struct {
 }
 
 // ChildRestarting reports that a child will be started again after Delay.
+// It is sent only for the child whose return caused the restart. Siblings
+// that the strategy restarts with it report ChildStopped, with Cause
+// ErrSiblingFailed, and later ChildStarted.
 type ChildRestarting struct {
 	At        time.Time
 	ChildPath string

@@ -194,9 +194,9 @@ func (s *Supervisor) DroppedEvents() uint64 {
 // waiting for its backoff delay is not started again, so a stop during
 // backoff does not wait for the delay.
 //
-// Children do not see ctx's cancellation directly: each has a context of
-// its own, carrying ctx's values, which the supervisor cancels when it is
-// that child's turn to stop. Run returns at once an error wrapping
+// Children do not see ctx's cancellation or deadline directly. Each has a
+// context of its own, carrying ctx's values, which the supervisor cancels
+// when it is that child's turn to stop. Run returns at once an error wrapping
 // ErrInvalidOption when an option was invalid, and ErrAlreadyRunning when
 // another Run is in progress.
 func (s *Supervisor) Run(ctx context.Context) error {
