@@ -139,25 +139,3 @@ func TestStopNamesChildThatHangsPastTimeout(t *testing.T) {
 	close(release)
 	hung.wait(t)
 }
-
-func TestBlockedHookDelaysNeitherRestartsNorShutdown(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
-	blocked := func(Event) { <-release }
-
-	s := New("root", WithHook(blocked), WithEventBuffer(4), WithBackoff(noBackoff), WithIntensity(100, time.Hour))
-	c := newScripted("c")
-	mustAdd(t, s, Spec{Name: "c", Child: c})
-	r := runInBackground(t, s)
-
-	for i := range 20 {
-		c.next(t).fail(t, errNumbered(i))
-	}
-	c.next(t)
-	if err := r.stop(t); err != nil {
-		t.Errorf("Run returned %v, want nil", err)
-	}
-	if n := s.DroppedEvents(); n == 0 {
-		t.Error("DroppedEvents() = 0, want the events that did not fit the queue counted")
-	}
-}

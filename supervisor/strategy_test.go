@@ -152,3 +152,59 @@ func TestOneForAllCountsOneRestartPerFailure(t *testing.T) {
 		t.Errorf("Run returned %v, want nil", err)
 	}
 }
+
+func TestOneForAllRemovesStoppedTemporarySibling(t *testing.T) {
+	rec := newRecorder()
+	s := New("root", WithStrategy(OneForAll), WithBackoff(noBackoff), WithHook(rec.hook))
+	a, temp := newScripted("a"), newScripted("temp")
+	mustAdd(t, s, Spec{Name: "a", Child: a})
+	mustAdd(t, s, Spec{Name: "temp", Child: temp, Restart: Temporary})
+	r := runInBackground(t, s)
+
+	a1 := a.next(t)
+	temp.next(t)
+	a1.fail(t, errBoom)
+	a.next(t)
+	rec.waitFor(t, EventChildStopped, "root/temp")
+	settle(s)
+
+	infos := s.Children()
+	if len(infos) != 1 || infos[0].Name != "a" {
+		t.Errorf("Children() = %+v, want only a: a temporary child is not restarted", infos)
+	}
+	temp.idle(t)
+	if err := r.stop(t); err != nil {
+		t.Errorf("Run returned %v, want nil", err)
+	}
+}
+
+func TestHangingSiblingDelaysGroupRestartByItsTimeout(t *testing.T) {
+	// The strategy waits for the hanging sibling's timeout, then restarts
+	// the group; the hanging instance is left behind.
+	clk := clock.NewFake(time.Time{})
+	rec := newRecorder()
+	s := New("root", WithStrategy(RestForOne), WithBackoff(noBackoff), WithClock(clk), WithHook(rec.hook))
+	a, b := newScripted("a"), newScripted("b")
+	mustAdd(t, s, Spec{Name: "a", Child: a})
+	mustAdd(t, s, Spec{Name: "b", Child: b, ShutdownTimeout: time.Second})
+	r := runInBackground(t, s)
+
+	release := make(chan struct{})
+	defer close(release)
+	a1 := a.next(t)
+	b.next(t).hang(t, release)
+	a1.fail(t, errBoom)
+
+	blockUntilWaiting(t, clk, 1)
+	if d := nextDelay(t, clk); d != time.Second {
+		t.Errorf("timer in %v, want b's 1s shutdown timeout", d)
+	}
+	a.idle(t)
+	clk.Advance(time.Second)
+	a.next(t)
+	b.next(t)
+	rec.waitFor(t, EventStopTimedOut, "root/b")
+	if err := r.stop(t); err != nil {
+		t.Errorf("Run returned %v, want nil", err)
+	}
+}
