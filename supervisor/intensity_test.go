@@ -108,3 +108,30 @@ func TestIntensityStopsSiblingsBeforeReturning(t *testing.T) {
 		t.Errorf("cause of good's stop = %v, want ErrShutdown", cause)
 	}
 }
+
+func TestDefaultIntensityGivesUpAfterAbout43Seconds(t *testing.T) {
+	// The documented figure: with the default backoff, without jitter, a
+	// child that fails at once on every start makes its 11th failure at
+	// 0.1+0.2+0.4+0.8+1.6+3.2+6.4+10+10+10 = 42.7 s, one restart more than
+	// DefaultMaxRestarts allows within DefaultPeriod.
+	clk := clock.NewFake(time.Time{})
+	start := clk.Now()
+	s := New("root", WithClock(clk), WithBackoff(Backoff{Jitter: -1}))
+	c := newScripted("c")
+	mustAdd(t, s, Spec{Name: "c", Child: c})
+	r := runInBackground(t, s)
+
+	for range DefaultMaxRestarts {
+		c.next(t).fail(t, errBoom)
+		blockUntilWaiting(t, clk, 1)
+		clk.Advance(nextDelay(t, clk))
+	}
+	c.next(t).fail(t, errBoom)
+
+	if err := r.wait(t); !errors.Is(err, ErrIntensity) {
+		t.Fatalf("Run returned %v, want ErrIntensity", err)
+	}
+	if took := clk.Since(start); took != 42700*time.Millisecond {
+		t.Errorf("gave up after %v, want 42.7s", took)
+	}
+}

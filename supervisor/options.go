@@ -13,9 +13,10 @@ const (
 	// limit. OTP's default, 1 restart in 5 seconds, assumes restarts
 	// without delay; with the default backoff the restarts of a child that
 	// fails at once on every start are spread out (0.1 s, 0.2 s, ... up to
-	// 10 s apart), so the limit counts more restarts over a longer period:
-	// such a child makes its supervisor give up after about 45 seconds, and
-	// the supervisor's parent then restarts the whole subtree.
+	// 10 s apart), so the limit counts more restarts over a longer period.
+	// Such a child makes its supervisor give up after 42.7 seconds without
+	// jitter (34 to 45 with the default jitter), and the supervisor's
+	// parent then restarts the whole subtree.
 	DefaultMaxRestarts = 10
 	DefaultPeriod      = time.Minute
 
