@@ -18,8 +18,11 @@ import (
 // while ctx is still live is one: only the child's own context decides that
 // the child was stopped.
 //
-// Run may be called many times on the same value, never concurrently by one
-// supervisor. A *Supervisor is itself a Child, so trees nest to any depth.
+// Run may be called many times on the same value. A supervisor calls it
+// again only after the previous call returned, except when that call was
+// left behind because it outlived its shutdown timeout (see
+// Spec.ShutdownTimeout). A *Supervisor is itself a Child, so trees nest to
+// any depth.
 type Child interface {
 	Run(ctx context.Context) error
 }

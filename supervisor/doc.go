@@ -1,9 +1,9 @@
 // Package supervisor runs goroutines as supervision trees in the manner of
-// Erlang/OTP: a supervisor starts its children, restarts those that fail
-// according to a strategy and a restart policy, waits a growing backoff
-// delay between restarts, gives up and fails to its own parent when
-// restarts come too often, and stops its children in reverse start order
-// when its context is cancelled.
+// Erlang/OTP. A supervisor starts its children and restarts those that fail
+// according to a strategy and a restart policy, waiting a growing backoff
+// delay between restarts. It gives up and fails to its own parent when
+// restarts come too often, and it stops its children in reverse start
+// order when its context is cancelled.
 //
 // A child is anything with a Run(ctx) error method; ChildFunc adapts a
 // function. A *Supervisor is a child too, so trees nest to any depth, and

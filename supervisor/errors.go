@@ -7,10 +7,15 @@ import (
 )
 
 var (
-	// ErrStopped is returned by Add and Remove when the supervisor has
-	// stopped or is stopping, and by Run when the supervisor is already
-	// running.
+	// ErrStopped is wrapped by the error Add returns when Run has
+	// returned or the supervisor is shutting down.
 	ErrStopped = errors.New("supervisor stopped")
+
+	// ErrAlreadyRunning is wrapped by the error Run returns when another
+	// Run of the same supervisor is in progress, for instance when a parent
+	// restarts it while an earlier Run that timed out on stopping has not
+	// returned yet.
+	ErrAlreadyRunning = errors.New("supervisor already running")
 
 	// ErrIntensity is wrapped by the error Run returns when more restarts
 	// than the intensity limit allows happened within its period. Use

@@ -7,8 +7,9 @@ import (
 
 // Event is something that happened in a supervision tree, delivered to the
 // hooks given with WithHook. Each kind of event is a struct of its own,
-// passed by value, with an exported field for each fact about it; a type
-// switch on the struct gets at them, and Type serves code that only counts.
+// passed by value, with an exported field for each fact about it. A type
+// switch on the struct reads the fields, and Type serves code that only
+// counts events.
 type Event interface {
 	// Type returns the kind of event.
 	Type() EventType
@@ -83,10 +84,10 @@ type ChildExited struct {
 type ChildStopped struct {
 	At        time.Time
 	ChildPath string
-	// Cause is why the supervisor stopped it: ErrShutdown, ErrRemoved or
-	// ErrSiblingFailed.
+	// Cause is the supervisor's reason to stop it: ErrShutdown, ErrRemoved
+	// or ErrSiblingFailed.
 	Cause error
-	// Err is what Run returned, often context.Canceled; it is not a
+	// Err is the value Run returned, often context.Canceled, and is not a
 	// failure.
 	Err error
 }

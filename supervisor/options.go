@@ -10,8 +10,9 @@ import (
 // Defaults of New, used unless an option sets another value.
 const (
 	// DefaultMaxRestarts and DefaultPeriod form the default intensity
-	// limit. OTP's default, 1 restart in 5 seconds, assumes restarts
-	// without delay; with the default backoff the restarts of a child that
+	// limit. OTP's default (intensity 1, period 5 s, per the documentation
+	// of Erlang/OTP's supervisor module) assumes restarts without delay.
+	// With the default backoff, the restarts of a child that
 	// fails at once on every start are spread out (0.1 s, 0.2 s, ... up to
 	// 10 s apart), so the limit counts more restarts over a longer period.
 	// Such a child makes its supervisor give up after 42.7 seconds without

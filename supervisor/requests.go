@@ -22,7 +22,7 @@ type request struct {
 }
 
 // handleRequest carries out a request in the loop's goroutine. A Remove
-// of a running child is answered only once the child has stopped.
+// of a running child gets its reply only once the child has stopped.
 func (e *engine) handleRequest(r request) {
 	switch r.op {
 	case opAdd:

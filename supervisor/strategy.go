@@ -23,7 +23,7 @@ const (
 
 // Under OneForAll and RestForOne, a child that has ended (see ChildEnded)
 // stays ended when a sibling's failure restarts the others, and a Temporary
-// child stopped by it is removed, as the Temporary policy says.
+// child stopped by it is removed, as the Temporary policy requires.
 
 // String returns the strategy's name in the form OTP spells it, such as
 // "one_for_one".
@@ -46,10 +46,10 @@ func (s Strategy) valid() bool { return s >= OneForOne && s <= RestForOne }
 func (s Strategy) ordered() bool { return s != OneForOne }
 
 // AutoShutdown decides whether a supervisor stops by itself when its
-// significant children end (see Spec.Significant). A child that ends is one
-// that returned and will not be restarted by its policy; a child that the
-// supervisor stops or that Remove takes away never triggers it. The zero
-// value is Never.
+// significant children end (see Spec.Significant). A child ends when it
+// returns and its policy does not restart it. A child that the supervisor
+// stops, or that Remove takes away, never triggers an auto shutdown. The
+// zero value is Never.
 type AutoShutdown int
 
 const (

@@ -10,11 +10,6 @@ import (
 	"github.com/danube-messaging/danube-connect-go/internal/clock"
 )
 
-// ErrAlreadyRunning is returned by Run when the supervisor is running
-// already, for instance when a parent restarts it while an earlier Run that
-// timed out on stopping has not returned yet.
-var ErrAlreadyRunning = errors.New("supervisor already running")
-
 // Supervisor runs children, restarts them by their policy and its
 // strategy, and stops them in reverse start order. It is itself a Child, so
 // it can be added to another supervisor.
