@@ -85,7 +85,8 @@ func (s *Supervisor) Name() string { return s.name }
 // Add returns an error wrapping ErrInvalidSpec for a spec it rejects and
 // ErrDuplicateName when a sibling has the name. It returns ErrStopped,
 // without waiting, when Run has returned or the supervisor is shutting
-// down.
+// down. A nested supervisor that its parent is restarting counts as
+// stopped until its parent calls Run again.
 func (s *Supervisor) Add(spec Spec) error {
 	if s.cfgErr != nil {
 		return fmt.Errorf("supervisor %s: add child %q: %w", s.name, spec.Name, s.cfgErr)
