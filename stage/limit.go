@@ -1,0 +1,94 @@
+package stage
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// flowState is what a pipeline shares with the trackers of the messages it
+// admitted: the in-flight limits and the settlement counters.
+//
+// Messages are admitted by the entry stage alone, and released from any
+// stage that settles them, so only the entry ever waits for room.
+type flowState struct {
+	maxMsgs  int64
+	maxBytes int64
+
+	msgs  atomic.Int64
+	bytes atomic.Int64
+
+	// waiting is set while the entry waits for room, so that release
+	// wakes it only then; wake holds at most one pending wake-up.
+	waiting atomic.Bool
+	wake    chan struct{}
+
+	acked        atomic.Uint64
+	nacked       atomic.Uint64
+	deadLettered atomic.Uint64
+	duplicates   atomic.Uint64
+}
+
+func newFlowState(maxMsgs, maxBytes int64) *flowState {
+	return &flowState{maxMsgs: maxMsgs, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
+}
+
+// admit counts n messages of the given total size as in flight.
+func (f *flowState) admit(n, bytes int64) {
+	f.msgs.Add(n)
+	f.bytes.Add(bytes)
+}
+
+// release takes n settled messages of the given total size out of flight
+// and wakes the entry if it waits for room.
+func (f *flowState) release(n, bytes int64) {
+	f.msgs.Add(-n)
+	f.bytes.Add(-bytes)
+	if f.waiting.Load() {
+		select {
+		case f.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// room returns how many more messages may be admitted now, 0 when the
+// message or the byte limit is reached.
+func (f *flowState) room() int64 {
+	if f.bytes.Load() >= f.maxBytes {
+		return 0
+	}
+	return max(f.maxMsgs-f.msgs.Load(), 0)
+}
+
+// fits reports whether a message of size bytes may be admitted now: it
+// fits under the byte limit, or nothing else is in flight, so that a
+// message larger than the limit still passes, alone.
+func (f *flowState) fits(size int64) bool {
+	inFlight := f.bytes.Load()
+	return inFlight == 0 || inFlight+size <= f.maxBytes
+}
+
+// waitUntil blocks until ok returns true, and returns nil, or until ctx or
+// stop is done, and returns ctx's error or errStopped. Only the entry
+// calls it.
+func (f *flowState) waitUntil(ctx context.Context, stop <-chan struct{}, ok func() bool) error {
+	if ok() {
+		return nil
+	}
+	f.waiting.Store(true)
+	defer f.waiting.Store(false)
+	for {
+		// Check again after announcing the wait, so that a release that
+		// came before the announcement is not missed.
+		if ok() {
+			return nil
+		}
+		select {
+		case <-f.wake:
+		case <-stop:
+			return errStopped
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
