@@ -2,7 +2,6 @@ package danubetest
 
 import (
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +18,12 @@ import (
 // idleSubscriptionGrace is how long a non-reliable subscription with no
 // active consumer lives, checked every half of it.
 const idleSubscriptionGrace = 60 * time.Second
+
+// streamWorkers is the number of goroutines each gRPC server keeps to run
+// calls on. A call that finds every worker busy gets a fresh goroutine,
+// whose stack must grow again, so the pool is sized for many concurrent
+// callers rather than for the number of CPUs.
+const streamWorkers = 256
 
 // instance is one run of a broker, from start to stop: the servers, the
 // loaded topics and the producers and consumers attached to them.
@@ -46,7 +51,7 @@ func newInstance(b *Broker, clientLis, adminLis net.Listener) *instance {
 	}
 
 	serverOpts := []grpc.ServerOption{
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		grpc.NumStreamWorkers(streamWorkers),
 		grpc.WaitForHandlers(true),
 		grpc.ChainUnaryInterceptor(b.unaryInterceptor),
 		grpc.ChainStreamInterceptor(b.streamInterceptor),
