@@ -73,7 +73,7 @@ func (s *subscription) pass(heartbeat bool) {
 		batch = s.collectRetriesLocked(now, targets, batch)
 	}
 	if !blocked {
-		batch = s.fillLocked(targets, batch)
+		batch = s.fillLocked(now, targets, batch)
 	}
 	s.mu.Unlock()
 
@@ -175,8 +175,7 @@ func (s *subscription) collectRetriesLocked(now time.Time, targets []target, bat
 		if p.status == statusKeyBlocked {
 			s.activeKeys[p.key] = p.offset
 		}
-		s.setStatusLocked(p, statusSending)
-		p.target = t.c
+		s.startSendLocked(p, t.c, now)
 		batch = append(batch, dispatchItem{p: p, c: t.c, gone: t.gone})
 		return true
 	})
@@ -187,14 +186,14 @@ func (s *subscription) collectRetriesLocked(now time.Time, targets []target, bat
 }
 
 // fillLocked takes new messages from the topic while the window has room.
-func (s *subscription) fillLocked(targets []target, batch []dispatchItem) []dispatchItem {
+func (s *subscription) fillLocked(now time.Time, targets []target, batch []dispatchItem) []dispatchItem {
 	room := s.window - s.win.live
 	if room <= 0 {
 		return batch
 	}
 	msgs := s.topic.meta.log.read(s.readBuf[:0], s.next, room)
 	for _, m := range msgs {
-		p := &pending{offset: s.next, msg: m, status: statusSending}
+		p := &pending{offset: s.next, msg: m}
 		s.next++
 
 		if s.subType == subKeyShared {
@@ -224,8 +223,8 @@ func (s *subscription) fillLocked(targets []target, batch []dispatchItem) []disp
 		if s.subType == subKeyShared {
 			s.activeKeys[p.key] = p.offset
 		}
-		p.target = t.c
 		s.win.push(p)
+		s.startSendLocked(p, t.c, now)
 		batch = append(batch, dispatchItem{p: p, c: t.c, gone: t.gone})
 	}
 	clear(msgs)
@@ -233,11 +232,26 @@ func (s *subscription) fillLocked(targets []target, batch []dispatchItem) []disp
 	return batch
 }
 
+// startSendLocked records a delivery attempt of p to c before the send
+// itself, so that an ack or nack the consumer sends as soon as it has the
+// message finds the attempt counted, as on the broker, whose dispatcher
+// handles acks only after its send returned. The ack deadline counts from
+// now until markSent moves it to the moment the consumer's channel took
+// the message; only this dispatcher checks deadlines, so none can expire in
+// between.
+func (s *subscription) startSendLocked(p *pending, c *consumer, now time.Time) {
+	p.attempt++
+	s.deliveries[p.offset]++
+	s.setStatusLocked(p, statusAwaitingAck)
+	p.ackDeadline = now.Add(s.policy.AckTimeout)
+	p.target = c
+	p.sent = false
+}
+
 // deliver sends the chosen messages, waiting while a consumer's channel is
-// full: that wait is the backpressure of a slow consumer. Each message gets
-// its delivery attempt and ack deadline once it is in the channel. If a
-// consumer turns inactive meanwhile, the rest of the batch goes back for
-// immediate redelivery.
+// full: that wait is the backpressure of a slow consumer. If a consumer
+// turns inactive meanwhile, the rest of the batch goes back for immediate
+// redelivery.
 func (s *subscription) deliver(batch []dispatchItem) {
 	inst := s.topic.inst
 	settled := 0
@@ -265,7 +279,8 @@ func (s *subscription) deliver(batch []dispatchItem) {
 	s.markSent(batch[settled:])
 }
 
-// markSent records the delivery of items.
+// markSent records that the consumers' channels took items, and starts
+// their ack deadlines now.
 func (s *subscription) markSent(items []dispatchItem) {
 	if len(items) == 0 {
 		return
@@ -274,25 +289,27 @@ func (s *subscription) markSent(items []dispatchItem) {
 	s.mu.Lock()
 	for i := range items {
 		p := items[i].p
-		p.attempt++
-		s.deliveries[p.offset]++
-		if p.status == statusSending {
-			p.status = statusAwaitingAck
+		if p.status == statusAwaitingAck && p.target == items[i].c && !p.sent {
+			p.sent = true
 			p.ackDeadline = now.Add(s.policy.AckTimeout)
 		}
 	}
 	s.mu.Unlock()
 }
 
-// requeue puts items that could not be sent back for immediate redelivery.
+// requeue takes back the attempts of items that could not be sent and
+// makes them due for immediate redelivery.
 func (s *subscription) requeue(items []dispatchItem) {
 	now := s.topic.inst.b.clk.Now()
 	s.mu.Lock()
 	for i := range items {
 		p := items[i].p
-		if p.status != statusSending {
+		if p.status != statusAwaitingAck || p.target != items[i].c || p.sent {
 			continue
 		}
+		p.attempt--
+		s.deliveries[p.offset]--
+		p.target = nil
 		if s.subType == subKeyShared && p.attempt == 0 {
 			// Never delivered: the message waits for its consumer again and
 			// frees its key, as a blocked message.
@@ -300,12 +317,10 @@ func (s *subscription) requeue(items []dispatchItem) {
 				delete(s.activeKeys, p.key)
 			}
 			s.setStatusLocked(p, statusKeyBlocked)
-			p.target = nil
 			continue
 		}
 		s.setStatusLocked(p, statusWaitingToRetry)
 		p.retryAt = now
-		p.target = nil
 	}
 	s.mu.Unlock()
 	s.notify()

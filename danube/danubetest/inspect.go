@@ -156,7 +156,7 @@ func (b *Broker) Subscription(topic, sub string) (SubscriptionState, bool) {
 			e := PendingEntry{
 				Offset:      p.offset,
 				Attempts:    p.attempt,
-				Status:      p.status.String(),
+				Status:      p.statusName(),
 				AckDeadline: p.ackDeadline,
 				RetryAt:     p.retryAt,
 				Reason:      p.reason,

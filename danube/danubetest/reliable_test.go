@@ -513,3 +513,29 @@ func TestHeartbeatDispatchesAfterStreamReopens(t *testing.T) {
 		t.Fatalf("offset %d, want 0", got)
 	}
 }
+
+func TestImmediateNackCountsTheAttemptJustSent(t *testing.T) {
+	f := newFixture(t, danubetest.WithWindow(100))
+	const dlq = "/default/fast_dlq"
+	f.setPolicy(t, "sub", &adminpb.SubscriptionFailurePolicy{
+		MaxRedeliveryCount: 1, AckTimeoutMs: 30000, BaseRedeliveryDelayMs: 0, MaxRedeliveryDelayMs: 0,
+		DeadLetterTopic: str(dlq), PoisonPolicy: adminpb.SubscriptionPoisonPolicy_DeadLetter,
+	})
+	cid := f.c.subscribe(t, f.topic, "sub", "c", shared)
+	s := f.c.receive(t, cid)
+	const n = 50
+	f.c.send(t, f.pid, f.topic, payloads(n)...)
+
+	// Every message is nacked the moment it arrives: the first nack
+	// schedules the one redelivery, the second exhausts the message.
+	for i := 0; i < 2*n; i++ {
+		f.c.nack(t, s.next(t), "sub", nil, nil)
+	}
+	eventually(t, "all messages dead-lettered", func() bool { return len(f.b.Messages(dlq)) == n })
+	s.expectNone(t, 20*time.Millisecond)
+	for off := uint64(0); off < n; off++ {
+		if got := f.b.DeliveryCount(f.topic, "sub", off); got != 2 {
+			t.Fatalf("offset %d delivered %d times, want 2", off, got)
+		}
+	}
+}

@@ -178,7 +178,7 @@ func (s *subscription) redeliverFrom(c *consumer) {
 	var due []*pending
 	s.win.each(func(p *pending) bool {
 		switch p.status {
-		case statusSending, statusAwaitingAck, statusWaitingToRetry:
+		case statusAwaitingAck, statusWaitingToRetry:
 			if s.subType == subExclusive || s.subType == subFailover || p.target == c {
 				due = append(due, p)
 			}
@@ -310,7 +310,7 @@ func routingKey(m *danubepb.StreamMessage) string {
 func (s *subscription) ack(offset uint64) {
 	s.mu.Lock()
 	p := s.win.get(offset)
-	if p == nil || (p.status != statusAwaitingAck && p.status != statusSending) {
+	if p == nil || p.status != statusAwaitingAck {
 		s.mu.Unlock()
 		return
 	}

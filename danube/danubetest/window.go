@@ -11,12 +11,10 @@ import (
 type pendingStatus uint8
 
 const (
-	// statusSending: chosen for a consumer, on its way into the consumer's
-	// channel.
-	statusSending pendingStatus = iota
-	// statusAwaitingAck: in the consumer's channel or delivered, with an
-	// ack deadline.
-	statusAwaitingAck
+	// statusAwaitingAck: sent to a consumer, with an ack deadline. Until
+	// the consumer's channel accepts it the message is still on its way,
+	// which inspection shows as "sending".
+	statusAwaitingAck pendingStatus = iota
 	// statusWaitingToRetry: nacked, timed out or its consumer left; due
 	// again at retryAt.
 	statusWaitingToRetry
@@ -30,8 +28,6 @@ const (
 
 func (s pendingStatus) String() string {
 	switch s {
-	case statusSending:
-		return "sending"
 	case statusAwaitingAck:
 		return "awaiting_ack"
 	case statusWaitingToRetry:
@@ -44,14 +40,23 @@ func (s pendingStatus) String() string {
 	return "unknown"
 }
 
+// statusName returns the status inspection shows.
+func (p *pending) statusName() string {
+	if p.status == statusAwaitingAck && !p.sent {
+		return "sending"
+	}
+	return p.status.String()
+}
+
 // pending is one message in a reliable subscription's window, from its
 // first dispatch until it is acknowledged or skipped.
 type pending struct {
 	offset      uint64
 	msg         *danubepb.StreamMessage
 	key         string // Key-Shared routing key
-	attempt     uint32 // deliveries so far
+	attempt     uint32 // deliveries so far, counted when a send starts
 	status      pendingStatus
+	sent        bool // the consumer's channel accepted the current attempt
 	ackDeadline time.Time
 	retryAt     time.Time
 	reason      string
