@@ -68,13 +68,31 @@ func (b *Broker) createTopic(name string, reliable bool, subject string) error {
 	return err
 }
 
-// UnloadTopic unloads a topic from the broker that owns it; it loads again
-// on its next use.
+// UnloadTopic moves a topic from its broker to another broker of the
+// cluster, as the broker's admin call does; a cluster of one broker cannot
+// unload (FAILED_PRECONDITION).
 func (s *adminService) UnloadTopic(ctx context.Context, req *adminpb.TopicRequest) (*adminpb.TopicResponse, error) {
-	if err := s.inst.b.UnloadTopic(req.GetName()); err != nil {
-		return nil, status.Errorf(codes.NotFound, "unable to unload topic %s: %v", req.GetName(), err)
+	md := s.inst.b.md
+	md.mu.Lock()
+	brokers := append([]*Broker(nil), md.brokers...)
+	md.mu.Unlock()
+	if len(brokers) < 2 {
+		return nil, status.Error(codes.FailedPrecondition, "cannot unload a topic from a single-broker cluster: unload needs at least 2 brokers")
 	}
-	return &adminpb.TopicResponse{Success: true}, nil
+	meta := md.topic(req.GetName())
+	if meta == nil {
+		return nil, status.Errorf(codes.NotFound, "unable to unload topic %s: not found", req.GetName())
+	}
+	owner := md.ownerOf(meta)
+	for _, to := range brokers {
+		if to != owner {
+			if err := owner.MoveTopic(req.GetName(), to); err != nil {
+				return nil, status.Errorf(codes.NotFound, "unable to unload topic %s: %v", req.GetName(), err)
+			}
+			return &adminpb.TopicResponse{Success: true}, nil
+		}
+	}
+	return nil, status.Errorf(codes.FailedPrecondition, "no other broker to move topic %s to", req.GetName())
 }
 
 // ListSubscriptions lists the subscriptions of a topic.
@@ -141,7 +159,7 @@ func (s *adminService) SetSubscriptionFailurePolicy(ctx context.Context, req *ad
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	sm := md.subscription(meta, req.GetSubscription(), subExclusive, true)
+	sm := md.subscription(meta, req.GetSubscription(), subTypeUnset, true)
 	md.mu.Lock()
 	sm.policy = &policy
 	md.mu.Unlock()
@@ -157,7 +175,7 @@ func (s *adminService) GetSubscriptionFailurePolicy(ctx context.Context, req *ad
 	if meta == nil {
 		return resp, nil
 	}
-	sm := md.subscription(meta, req.GetSubscription(), 0, false)
+	sm := md.subscription(meta, req.GetSubscription(), subTypeUnset, false)
 	if sm == nil {
 		return resp, nil
 	}
@@ -166,7 +184,7 @@ func (s *adminService) GetSubscriptionFailurePolicy(ctx context.Context, req *ad
 	if sm.policy != nil {
 		resp.FailurePolicy = sm.policy.proto()
 	}
-	resp.SubscriptionType = sm.subType
+	resp.SubscriptionType = max(sm.subType, 0)
 	return resp, nil
 }
 
@@ -186,7 +204,7 @@ func (s *adminService) SetSubscriptionDispatchConfig(ctx context.Context, req *a
 	if meta == nil {
 		return nil, status.Errorf(codes.Internal, "failed to set dispatch config: topic %s not found", req.GetTopic())
 	}
-	sm := md.subscription(meta, req.GetSubscription(), subExclusive, true)
+	sm := md.subscription(meta, req.GetSubscription(), subTypeUnset, true)
 	md.mu.Lock()
 	sm.window = int(n)
 	md.mu.Unlock()
@@ -202,7 +220,7 @@ func (s *adminService) GetSubscriptionDispatchConfig(ctx context.Context, req *a
 	if meta == nil {
 		return resp, nil
 	}
-	sm := md.subscription(meta, req.GetSubscription(), 0, false)
+	sm := md.subscription(meta, req.GetSubscription(), subTypeUnset, false)
 	if sm == nil {
 		return resp, nil
 	}

@@ -130,12 +130,12 @@ func (b *Broker) Subscription(topic, sub string) (SubscriptionState, bool) {
 	if meta == nil {
 		return SubscriptionState{}, false
 	}
-	sm := md.subscription(meta, sub, 0, false)
+	sm := md.subscription(meta, sub, subTypeUnset, false)
 	if sm == nil {
 		return SubscriptionState{}, false
 	}
 	md.mu.Lock()
-	st := SubscriptionState{Type: SubscriptionType(sm.subType), Cursor: sm.cursor, PersistedCursor: sm.cursor}
+	st := SubscriptionState{Type: SubscriptionType(max(sm.subType, 0)), Cursor: sm.cursor, PersistedCursor: sm.cursor}
 	if sm.policy != nil {
 		st.Policy = *sm.policy
 	}

@@ -47,6 +47,8 @@ type topicSchema struct {
 // subMeta is the stored state of one subscription. It is guarded by
 // metadata.mu.
 type subMeta struct {
+	// subType is fixed by the first Subscribe; it is subTypeUnset while
+	// only admin calls have stored state for the subscription.
 	subType int32
 	// cursor is the persisted cursor, the highest offset up to which every
 	// message is acknowledged, or -1 when none was persisted.
@@ -182,15 +184,22 @@ func (md *metadata) namespaceTopics(ns string) []*topicMeta {
 	return ts
 }
 
+// subTypeUnset marks a stored subscription that no consumer created yet.
+const subTypeUnset int32 = -1
+
 // subscription returns the stored state of subscription sub of t, creating
-// it with subType when create is set.
+// it when create is set. A subType other than subTypeUnset fixes the type
+// of a subscription that has none yet.
 func (md *metadata) subscription(t *topicMeta, sub string, subType int32, create bool) *subMeta {
 	md.mu.Lock()
 	defer md.mu.Unlock()
 	s := t.subs[sub]
 	if s == nil && create {
-		s = &subMeta{subType: subType, cursor: -1}
+		s = &subMeta{subType: subTypeUnset, cursor: -1}
 		t.subs[sub] = s
+	}
+	if s != nil && s.subType == subTypeUnset && subType != subTypeUnset {
+		s.subType = subType
 	}
 	return s
 }

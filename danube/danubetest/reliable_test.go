@@ -539,3 +539,10 @@ func TestImmediateNackCountsTheAttemptJustSent(t *testing.T) {
 		}
 	}
 }
+
+func defaultPolicyProto() *adminpb.SubscriptionFailurePolicy {
+	return &adminpb.SubscriptionFailurePolicy{
+		MaxRedeliveryCount: 5, AckTimeoutMs: 30000, BaseRedeliveryDelayMs: 1000, MaxRedeliveryDelayMs: 60000,
+		BackoffStrategy: adminpb.SubscriptionBackoffStrategy_Exponential, PoisonPolicy: adminpb.SubscriptionPoisonPolicy_Block,
+	}
+}

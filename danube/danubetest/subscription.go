@@ -65,10 +65,13 @@ func newSubscription(t *topic, name string, subType int32) (*subscription, error
 	b := t.inst.b
 	md := b.md
 	sm := md.subscription(t.meta, name, subType, true)
+	md.mu.Lock()
+	subType = sm.subType
+	md.mu.Unlock()
 	s := &subscription{
 		topic:    t,
 		name:     name,
-		subType:  sm.subType,
+		subType:  subType,
 		meta:     sm,
 		reliable: t.meta.reliable,
 		wake:     make(chan struct{}, 1),

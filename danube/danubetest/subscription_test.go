@@ -275,3 +275,15 @@ func TestKeySharedKeepsPerKeyOrderInWindow(t *testing.T) {
 	}
 	s.expectNone(t, 20*time.Millisecond)
 }
+
+func TestFirstSubscribeFixesSubscriptionType(t *testing.T) {
+	f := newFixture(t)
+	// A policy stored before any consumer does not fix the type.
+	f.setPolicy(t, "sub", defaultPolicyProto())
+	f.c.subscribe(t, f.topic, "sub", "a", shared)
+	f.c.subscribe(t, f.topic, "sub", "b", exclusive) // accepted: the subscription is Shared
+	st, _ := f.b.Subscription(f.topic, "sub")
+	if st.Type != danubetest.Shared || len(st.Consumers) != 2 {
+		t.Fatalf("type %v with %d consumers, want Shared with 2", st.Type, len(st.Consumers))
+	}
+}

@@ -293,3 +293,28 @@ func TestAdminDescribesTopic(t *testing.T) {
 		t.Fatalf("list namespace topics = %v, %v", list, err)
 	}
 }
+
+func TestAdminUnloadTopicMovesItToAnotherBroker(t *testing.T) {
+	single := danubetest.Start(t)
+	_, admin := clients(t, single)
+	if err := single.CreateTopic("/default/t", true); err != nil {
+		t.Fatal(err)
+	}
+	_, err := admin.topics.UnloadTopic(ctxT(t), &adminpb.TopicRequest{Name: "/default/t"})
+	wantCode(t, err, codes.FailedPrecondition)
+
+	brokers := danubetest.StartCluster(t, 2)
+	ca, adminA := clients(t, brokers[0])
+	if err := brokers[0].CreateTopic("/default/t", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adminA.topics.UnloadTopic(ctxT(t), &adminpb.TopicRequest{Name: "/default/t"}); err != nil {
+		t.Fatalf("unload in a cluster: %v", err)
+	}
+	resp, err := ca.discovery.TopicLookup(ctxT(t), &danubepb.TopicLookupRequest{Topic: "/default/t"})
+	if err != nil || resp.GetResponseType() != danubepb.TopicLookupResponse_Redirect || resp.GetBrokerUrl() != brokers[1].URL() {
+		t.Fatalf("lookup after unload = %v, %v; want Redirect to the other broker", resp, err)
+	}
+	_, err = adminA.topics.UnloadTopic(ctxT(t), &adminpb.TopicRequest{Name: "/default/none"})
+	wantCode(t, err, codes.NotFound)
+}
