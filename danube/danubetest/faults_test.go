@@ -226,3 +226,19 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		t.Fatalf("restart after close = %v, want ErrClosed", err)
 	}
 }
+
+func TestProducersListsAttachedProducersUntilUnload(t *testing.T) {
+	f := newFixture(t)
+	second := f.c.createProducer(t, f.topic, "another", true)
+	got := f.b.Producers(f.topic)
+	want := []danubetest.ProducerState{{ID: second, Name: "another"}, {ID: f.pid, Name: "producer"}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("producers = %+v, want %+v", got, want)
+	}
+	if err := f.b.UnloadTopic(f.topic); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.b.Producers(f.topic); got != nil {
+		t.Fatalf("producers after unload = %+v, want nil", got)
+	}
+}

@@ -209,6 +209,34 @@ func (b *Broker) Consumers(topic string) map[string][]ConsumerState {
 	return out
 }
 
+// ProducerState describes a producer attached to a topic.
+type ProducerState struct {
+	ID   uint64
+	Name string
+}
+
+// Producers returns the producers attached to topic on b, sorted by name,
+// nil while the topic is not loaded on b. Producers attach with
+// CreateProducer and go away only when the topic unloads.
+func (b *Broker) Producers(topic string) []ProducerState {
+	inst := b.instance()
+	if inst == nil {
+		return nil
+	}
+	t := inst.loadedTopic(topic)
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	out := make([]ProducerState, 0, len(t.producers))
+	for _, p := range t.producers {
+		out = append(out, ProducerState{ID: p.id, Name: p.name})
+	}
+	t.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
 // Topics returns the names of all topics of the cluster, sorted.
 func (b *Broker) Topics() []string {
 	b.md.mu.Lock()
