@@ -9,8 +9,8 @@ import (
 	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/adminpb"
 )
 
-// adminService serves the topic administration a connector needs; the rest
-// of TopicAdmin answers UNIMPLEMENTED.
+// adminService serves the topic administration a connector needs. The
+// other TopicAdmin calls return UNIMPLEMENTED.
 type adminService struct {
 	adminpb.UnimplementedTopicAdminServer
 	inst *instance
@@ -69,8 +69,8 @@ func (b *Broker) createTopic(name string, reliable bool, subject string) error {
 }
 
 // UnloadTopic moves a topic from its broker to another broker of the
-// cluster, as the broker's admin call does; a cluster of one broker cannot
-// unload (FAILED_PRECONDITION).
+// cluster, as the broker's admin call does. In a cluster of one broker it
+// fails with FAILED_PRECONDITION.
 func (s *adminService) UnloadTopic(ctx context.Context, req *adminpb.TopicRequest) (*adminpb.TopicResponse, error) {
 	md := s.inst.b.md
 	md.mu.Lock()

@@ -42,10 +42,10 @@ func (s *subscription) run() {
 	}
 }
 
-// pass is one dispatch round: on a heartbeat it first expires ack
-// deadlines; then it applies the poison policy to exhausted messages,
-// resends the messages due for redelivery and fills the window with new
-// messages, in that order, and finally sends what it chose.
+// pass is one dispatch round. On a heartbeat it first expires ack
+// deadlines. Then it applies the poison policy to exhausted messages,
+// resends the messages due for redelivery, fills the window with new
+// messages, and finally sends what it chose.
 func (s *subscription) pass(heartbeat bool) {
 	now := s.topic.inst.b.clk.Now()
 
@@ -233,12 +233,11 @@ func (s *subscription) fillLocked(now time.Time, targets []target, batch []dispa
 }
 
 // startSendLocked records a delivery attempt of p to c before the send
-// itself, so that an ack or nack the consumer sends as soon as it has the
-// message finds the attempt counted, as on the broker, whose dispatcher
-// handles acks only after its send returned. The ack deadline counts from
-// now until markSent moves it to the moment the consumer's channel took
-// the message; only this dispatcher checks deadlines, so none can expire in
-// between.
+// itself. An ack or nack that the consumer sends as soon as it has the
+// message then finds the attempt counted, as on the broker, whose
+// dispatcher handles acks only after its send returned. markSent moves the
+// ack deadline to the moment the consumer's channel took the message. Only
+// this dispatcher checks deadlines, so none can expire in between.
 func (s *subscription) startSendLocked(p *pending, c *consumer, now time.Time) {
 	p.attempt++
 	s.deliveries[p.offset]++

@@ -1,8 +1,8 @@
 // Package danubetest runs an in-process Danube broker for tests and
-// programs. It speaks the broker's real gRPC protocol, the client services
-// (ProducerService, ConsumerService, Discovery, HealthCheck, the schema
-// registry) on one port of 127.0.0.1 and the admin services on another, and
-// follows the rules of broker v0.15.1, defaults included, so that any Danube
+// programs. It serves the broker's gRPC protocol on 127.0.0.1: the client
+// services (ProducerService, ConsumerService, Discovery, HealthCheck, the
+// schema registry) on one port and the admin services on another. It
+// follows the rules of broker v0.15.1, defaults included, so any Danube
 // client can be tested against it without running the Rust broker.
 //
 // A test starts a broker and points a client at its URL:
@@ -30,7 +30,7 @@
 // failure follow the broker.
 //
 // NewCluster and StartCluster start brokers that share metadata, so lookups
-// answer Redirect and MoveTopic hands a topic over.
+// return Redirect and MoveTopic hands a topic over.
 //
 // # Time, faults and inspection
 //

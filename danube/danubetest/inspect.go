@@ -123,7 +123,7 @@ type ConsumerState struct {
 }
 
 // Subscription returns the state of subscription sub of topic, and false
-// if the broker knows no such subscription.
+// if the cluster has no such subscription.
 func (b *Broker) Subscription(topic, sub string) (SubscriptionState, bool) {
 	md := b.md
 	meta := md.topic(topic)

@@ -140,9 +140,9 @@ func (inst *instance) loadedTopic(name string) *topic {
 	return inst.topics[name]
 }
 
-// unloadTopic closes the topic name if it is loaded: its producers and
-// consumers are forgotten, so health checks answer CLOSE and sends answer
-// NOT_FOUND, and its subscription cursors are persisted.
+// unloadTopic closes the topic name if it is loaded and persists its
+// subscription cursors. Its producers and consumers are forgotten, so their
+// health checks return CLOSE and their sends fail with NOT_FOUND.
 func (inst *instance) unloadTopic(name string) bool {
 	inst.mu.Lock()
 	t := inst.topics[name]

@@ -13,7 +13,7 @@ import (
 // metadata is what the brokers of one cluster share and what survives a
 // broker restart: namespaces, topic definitions and their owners, stored
 // messages, subscription cursors and policies, and the schema registry. It
-// stands in for the broker's Raft metadata store and its shared storage.
+// replaces the broker's Raft metadata store and its shared storage.
 type metadata struct {
 	mu         sync.Mutex
 	brokers    []*Broker
@@ -87,11 +87,10 @@ func (md *metadata) setOwner(t *topicMeta, b *Broker) {
 	md.mu.Unlock()
 }
 
-// createTopic stores a new topic owned by owner, after the broker's checks:
-// the namespace must exist (UNAVAILABLE otherwise), the name must be free,
-// a partition may not be created beside a non-partitioned topic of its base
-// name, and a non-partitioned topic may not be the prefix of an existing
-// topic name (ALREADY_EXISTS).
+// createTopic stores a new topic owned by owner after the broker's checks.
+// A missing namespace is UNAVAILABLE. A taken name, a partition beside a
+// non-partitioned topic of its base name, and a non-partitioned name that
+// is the prefix of an existing topic name are ALREADY_EXISTS.
 func (md *metadata) createTopic(name string, reliable bool, subject string, owner *Broker) (*topicMeta, error) {
 	if !validTopicName(name) {
 		return nil, status.Error(codes.InvalidArgument, invalidTopicMessage(name))
@@ -127,7 +126,7 @@ func (md *metadata) createTopic(name string, reliable bool, subject string, owne
 	return t, nil
 }
 
-// partitions returns what TopicPartitions answers for name: the topic alone
+// partitions returns the TopicPartitions result for name: the topic alone
 // if it exists, else every topic whose name starts with name, sorted.
 func (md *metadata) partitions(name string) []string {
 	md.mu.Lock()

@@ -52,10 +52,11 @@ func WithClock(c clock.Clock) Option {
 	return func(o *options) { o.clock = c }
 }
 
-// WithJWTSecret turns on authentication: every call must carry the metadata
+// WithJWTSecret turns on authentication. Every call must carry the metadata
 // "authorization: Bearer <token>" with a token signed with HS256 under
-// secret, with the claims iss, exp, sub, principal_type and principal_name;
-// exp is required. Calls without a valid token fail with UNAUTHENTICATED.
+// secret. The token must have the claims iss, exp, sub, principal_type and
+// principal_name, and must not be expired. Calls without a valid token fail
+// with UNAUTHENTICATED.
 // The default is no authentication, as on a broker with auth mode none.
 func WithJWTSecret(secret []byte) Option {
 	return func(o *options) { o.jwtSecret = append([]byte(nil), secret...) }
@@ -83,7 +84,7 @@ func WithMaxMessageSize(n int) Option {
 
 // WithConnectURL makes the broker advertise url as the address clients dial
 // (connect_url) while its broker_url stays its own address, so lookups
-// answer proxy=true. A URL without a scheme gets "http://".
+// return proxy=true. A URL without a scheme gets "http://".
 func WithConnectURL(url string) Option {
 	return func(o *options) { o.connectURL = url }
 }

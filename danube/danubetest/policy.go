@@ -8,8 +8,8 @@ import (
 	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/adminpb"
 )
 
-// PoisonPolicy says what a reliable subscription does with a message whose
-// redelivery limit is exhausted.
+// PoisonPolicy is the action a reliable subscription takes on a message
+// whose redelivery limit is exhausted.
 type PoisonPolicy int
 
 const (
@@ -56,7 +56,7 @@ type FailurePolicy struct {
 	Exponential bool
 	// DeadLetterTopic receives exhausted messages under PoisonDeadLetter.
 	DeadLetterTopic string
-	// Poison is what happens to an exhausted message.
+	// Poison is the action on an exhausted message.
 	Poison PoisonPolicy
 }
 

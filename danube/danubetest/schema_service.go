@@ -315,10 +315,10 @@ func (b *Broker) validateSchema(meta *topicMeta, m *danubepb.StreamMessage) erro
 }
 
 // validatePayload checks m's payload against the version of subject the
-// message names, version 1 when it names none. JSON Schema payloads must be
-// JSON whose root type matches the schema's "type" and, for objects, that
-// has the "required" properties; string payloads must be UTF-8; number
-// payloads exactly 4 or 8 bytes; avro payloads Avro object container files.
+// message names, version 1 when it names none. A JSON Schema payload must
+// be JSON whose root has the schema's "type" and, for an object, the
+// "required" properties. A string payload must be UTF-8, a number payload
+// exactly 4 or 8 bytes, and an avro payload an Avro object container file.
 func (b *Broker) validatePayload(subject string, m *danubepb.StreamMessage) error {
 	sub := b.md.schemas.subject(subject)
 	if sub == nil {

@@ -223,7 +223,7 @@ type discoveryService struct {
 	inst *instance
 }
 
-// TopicLookup answers Connect for a topic this broker owns and Redirect to
+// TopicLookup returns Connect for a topic this broker owns and Redirect to
 // the owner otherwise.
 func (s *discoveryService) TopicLookup(ctx context.Context, req *danubepb.TopicLookupRequest) (*danubepb.TopicLookupResponse, error) {
 	name := req.GetTopic()
@@ -270,8 +270,8 @@ type healthService struct {
 	inst *instance
 }
 
-// HealthCheck answers CLOSE for a producer or consumer this broker does not
-// know or that is inactive.
+// HealthCheck returns CLOSE for a producer or consumer that this broker
+// does not have or that is inactive.
 func (s *healthService) HealthCheck(ctx context.Context, req *danubepb.HealthCheckRequest) (*danubepb.HealthCheckResponse, error) {
 	healthy := false
 	switch req.GetClient() {

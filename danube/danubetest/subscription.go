@@ -30,7 +30,7 @@ type subscription struct {
 	subType  int32
 	meta     *subMeta
 	reliable bool
-	// wake asks the dispatcher for a pass; a full channel already holds the
+	// wake requests a dispatcher pass. A full channel already contains a
 	// request.
 	wake chan struct{}
 	stop chan struct{}
@@ -116,7 +116,7 @@ func newSubscription(t *topic, name string, subType int32) (*subscription, error
 	return s, nil
 }
 
-// notify asks the dispatcher for a pass without waiting.
+// notify requests a dispatcher pass without waiting.
 func (s *subscription) notify() {
 	if !s.reliable {
 		return

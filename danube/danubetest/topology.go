@@ -9,8 +9,8 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// NewCluster starts n brokers that share one cluster's metadata: each topic
-// is owned by one of them, a lookup on another broker answers Redirect, and
+// NewCluster starts n brokers that share one cluster's metadata. Each topic
+// is owned by one of them, a lookup on another broker returns Redirect, and
 // MoveTopic hands a topic over. Topics a producer creates belong to the
 // broker it asked. opts apply to every broker. The caller must Close every
 // broker.
@@ -114,7 +114,7 @@ func (b *Broker) DrainTopic(name string) error {
 // UnloadTopic unloads a topic as the broker does before it moves it:
 // subscription cursors are persisted, consumer streams end, and the
 // topic's producers and consumers are forgotten, so their health checks
-// answer CLOSE and sends with their old producer ids fail with NOT_FOUND.
+// return CLOSE and sends with their old producer ids fail with NOT_FOUND.
 // The topic stays with b and loads again on next use; producers and
 // consumers must be created again and get new ids.
 func (b *Broker) UnloadTopic(name string) error {
@@ -129,7 +129,7 @@ func (b *Broker) UnloadTopic(name string) error {
 
 // MoveTopic unloads a topic from b and hands it to the broker to of the
 // same cluster, which serves it from then on with its messages, cursors and
-// policies. Lookups on b answer Redirect to to.
+// policies. Lookups on b return Redirect to to.
 func (b *Broker) MoveTopic(name string, to *Broker) error {
 	if to.md != b.md {
 		return fmt.Errorf("move topic %s: the brokers are not in one cluster", name)
