@@ -191,6 +191,9 @@ func (s *adminService) GetSubscriptionFailurePolicy(ctx context.Context, req *ad
 // SetSubscriptionDispatchConfig stores the window of a subscription, from 1
 // to 10000. A running subscription keeps its window until its topic
 // reloads.
+//
+// NOTE: broker v0.15.1 stores this value but its dispatchers never read it;
+// here a subscription started after the call uses it.
 func (s *adminService) SetSubscriptionDispatchConfig(ctx context.Context, req *adminpb.SetSubscriptionDispatchConfigRequest) (*adminpb.SubscriptionResponse, error) {
 	if req.GetDispatchConfig() == nil {
 		return nil, status.Error(codes.InvalidArgument, "dispatch_config is required")

@@ -186,6 +186,12 @@ func (s *subscription) collectRetriesLocked(now time.Time, targets []target, bat
 }
 
 // fillLocked takes new messages from the topic while the window has room.
+//
+// NOTE: on Key-Shared the broker v0.15.1 takes one message per trigger,
+// evicts consumers that stay inactive, and waits for the ack timeout after
+// a disconnect. Here Key-Shared fills the window like the other types,
+// keeps inactive consumers on the ring, and redelivers a disconnected
+// consumer's messages at once.
 func (s *subscription) fillLocked(now time.Time, targets []target, batch []dispatchItem) []dispatchItem {
 	room := s.window - s.win.live
 	if room <= 0 {

@@ -9,7 +9,11 @@ import (
 // messageLog is the stored message sequence of a reliable topic, the
 // in-memory stand-in for the broker's write-ahead log. It survives topic
 // unloads, moves between brokers of a cluster and broker restarts, as shared
-// storage does. Messages are never trimmed.
+// storage does.
+//
+// NOTE: messages are never trimmed, so memory grows with every message a
+// broker stores, a few hundred bytes each plus the payload. Long soak runs
+// should use a fresh broker or topic now and then.
 type messageLog struct {
 	mu   sync.RWMutex
 	msgs []*danubepb.StreamMessage

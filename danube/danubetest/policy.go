@@ -37,9 +37,9 @@ func (p PoisonPolicy) String() string {
 
 // FailurePolicy is the redelivery policy of one reliable subscription, as
 // the admin calls Get/SetSubscriptionFailurePolicy carry it. A subscription
-// takes the policy stored for it when its dispatcher starts; a later change
-// applies from the next start (topic reload or broker restart), as on the
-// broker, which has no live reload.
+// takes the policy stored for it when its dispatcher starts. As on the
+// broker, which has no live reload, a later change applies from the next
+// start: a topic reload or a broker restart.
 type FailurePolicy struct {
 	// MaxRedeliveries is how many redeliveries a message gets: a nack or ack
 	// timeout on delivery attempt MaxRedeliveries+1 exhausts it.
