@@ -2,10 +2,12 @@ package danube_test
 
 import (
 	"errors"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/danube-messaging/danube-connect-go/danube"
+	"github.com/danube-messaging/danube-connect-go/danube/danubetest"
 )
 
 func TestConformanceAdminNamespaceAndTopics(t *testing.T) {
@@ -97,7 +99,12 @@ func TestConformanceAdminSubscriptionSettings(t *testing.T) {
 }
 
 func TestConformanceAdminUnloadTopicRecovers(t *testing.T) {
-	e := newEnv(t)
+	// The broker unloads a topic only when another broker can take it.
+	e := &env{url: os.Getenv(envURL), adminURL: os.Getenv(envAdminURL)}
+	if !realBroker() {
+		brokers := danubetest.StartCluster(t, 2)
+		e = &env{url: brokers[0].URL(), adminURL: brokers[0].AdminURL(), broker: brokers[0]}
+	}
 	a := e.admin(t)
 	c := e.client(t, danube.WithClock(fastClock(t)))
 	name := topic(t)
@@ -107,7 +114,11 @@ func TestConformanceAdminUnloadTopicRecovers(t *testing.T) {
 	send(t, p, "before")
 	ack(t, cons, receive(t, cons))
 
-	if err := a.UnloadTopic(testContext(t), name); err != nil {
+	err := a.UnloadTopic(testContext(t), name)
+	if realBroker() && errors.Is(err, danube.ErrFailedPrecondition) {
+		t.Skipf("the broker at %s cannot unload (a single-broker cluster): %v", e.url, err)
+	}
+	if err != nil {
 		t.Fatalf("UnloadTopic: %v", err)
 	}
 	send(t, p, "after")
