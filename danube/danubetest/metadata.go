@@ -31,6 +31,9 @@ type topicMeta struct {
 	// schema is replaced as a whole, so that publishes read it without a
 	// lock.
 	schema atomic.Pointer[topicSchema]
+	// schemaWarnings counts messages accepted despite a failed schema check
+	// under policy warn.
+	schemaWarnings atomic.Uint64
 
 	// Guarded by metadata.mu.
 	owner *Broker

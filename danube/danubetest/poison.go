@@ -95,9 +95,15 @@ func (s *subscription) deadLetter(dead []deadLetter) {
 	b := s.topic.inst.b
 	for _, d := range dead {
 		if err := b.publishDeadLetter(d.topic, d.msg); err != nil {
-			b.log.Warn("dead-letter publish failed, will retry",
-				"topic", s.topic.name, "subscription", s.name,
-				"offset", d.p.offset, "dead_letter_topic", d.topic, "error", err)
+			s.mu.Lock()
+			first := !d.p.deadLetterFailed
+			d.p.deadLetterFailed = true
+			s.mu.Unlock()
+			if first {
+				b.log.Warn("dead-letter publish failed, retrying on every pass",
+					"topic", s.topic.name, "subscription", s.name,
+					"offset", d.p.offset, "dead_letter_topic", d.topic, "error", err)
+			}
 			continue
 		}
 		s.mu.Lock()

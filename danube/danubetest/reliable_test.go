@@ -546,3 +546,28 @@ func defaultPolicyProto() *adminpb.SubscriptionFailurePolicy {
 		BackoffStrategy: adminpb.SubscriptionBackoffStrategy_Exponential, PoisonPolicy: adminpb.SubscriptionPoisonPolicy_Block,
 	}
 }
+
+func TestDeadLetterRetriesUntilTopicCanTakeIt(t *testing.T) {
+	f := newFixture(t, danubetest.WithAutoCreateTopics(false))
+	const dlq = "/default/missing_dlq"
+	f.setPolicy(t, "sub", &adminpb.SubscriptionFailurePolicy{
+		MaxRedeliveryCount: 0, AckTimeoutMs: 30000, BaseRedeliveryDelayMs: 0, MaxRedeliveryDelayMs: 0,
+		DeadLetterTopic: str(dlq), PoisonPolicy: adminpb.SubscriptionPoisonPolicy_DeadLetter,
+	})
+	cid := f.c.subscribe(t, f.topic, "sub", "c", exclusive)
+	s := f.c.receive(t, cid)
+	f.c.send(t, f.pid, f.topic, "poison")
+	f.c.nack(t, s.next(t), "sub", nil, nil)
+	f.state(t, "sub", "message exhausted", pendingWith("retry_exhausted", 1))
+	f.advance(time.Second)
+	if st, _ := f.b.Subscription(f.topic, "sub"); len(st.Pending) != 1 {
+		t.Fatalf("pending = %+v, want the exhausted message kept while the dead-letter topic is missing", st.Pending)
+	}
+
+	if err := f.b.CreateTopic(dlq, true); err != nil {
+		t.Fatalf("create dead-letter topic: %v", err)
+	}
+	f.advance(500 * time.Millisecond)
+	eventually(t, "dead letter published", func() bool { return len(f.b.Messages(dlq)) == 1 })
+	f.state(t, "sub", "message skipped", func(st danubetest.SubscriptionState) bool { return len(st.Pending) == 0 && st.Cursor == 0 })
+}

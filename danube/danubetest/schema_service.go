@@ -303,7 +303,11 @@ func (b *Broker) validateSchema(meta *topicMeta, m *danubepb.StreamMessage) erro
 		if cfg.policy == "enforce" {
 			return reject("%s", problem)
 		}
-		b.log.Warn("schema validation failed", "topic", meta.name, "problem", problem)
+		// Log the first failure of a topic and every 1000th after it.
+		if n := meta.schemaWarnings.Add(1); n%1000 == 1 {
+			b.log.Warn("schema validation failed, message accepted under policy warn",
+				"topic", meta.name, "problem", problem, "failures", n)
+		}
 	}
 
 	if cfg.payloadValidation && cfg.subject != "" {

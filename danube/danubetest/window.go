@@ -62,6 +62,9 @@ type pending struct {
 	reason      string
 	hasReason   bool
 	target      *consumer
+	// deadLetterFailed is set once publishing to the dead-letter topic
+	// failed, so that the failure is logged once.
+	deadLetterFailed bool
 }
 
 // inflightWindow holds the pending messages of a reliable subscription in
