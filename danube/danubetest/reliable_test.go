@@ -28,6 +28,9 @@ func newFixture(t *testing.T, opts ...danubetest.Option) *fixture {
 	b := danubetest.Start(t, append([]danubetest.Option{danubetest.WithClock(clk)}, opts...)...)
 	c, admin := clients(t, b)
 	f := &fixture{b: b, clk: clk, c: c, admin: admin, topic: "/default/" + sanitize(t.Name())}
+	if err := b.CreateTopic(f.topic, true); err != nil {
+		t.Fatalf("create topic %s: %v", f.topic, err)
+	}
 	f.pid = c.createProducer(t, f.topic, "producer", true)
 	return f
 }
