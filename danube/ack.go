@@ -38,7 +38,7 @@ func (c *Consumer) Ack(ctx context.Context, msg *Message) error {
 	return c.acknowledge(ctx, ackJob{msg: msg})
 }
 
-// Nack asks the broker to redeliver msg after at least delay (0 means the
+// Nack requests that the broker redeliver msg after at least delay (0 means the
 // subscription's own redelivery delay, which the broker applies anyway and
 // delay can only lengthen). reason is recorded by the broker, and passed on
 // with the message if it ends in a dead-letter topic; "" means none. A

@@ -150,9 +150,10 @@ func (a *Admin) DeleteTopic(ctx context.Context, topic string) error {
 	})
 }
 
-// UnloadTopic unloads a topic or one partition from its broker; the
-// cluster assigns it again. Its producers and consumers are told to close
-// by the health check and recreate themselves on the new owner.
+// UnloadTopic unloads a topic or one partition from its broker, and the
+// cluster assigns it again. The health check then replies CLOSE to its
+// producers and consumers, which recreate themselves on the new owner. The
+// broker rejects an unload when no other broker could take the topic.
 func (a *Admin) UnloadTopic(ctx context.Context, topic string) error {
 	if err := validateTopicOrPartition(topic); err != nil {
 		return err
@@ -163,8 +164,8 @@ func (a *Admin) UnloadTopic(ctx context.Context, topic string) error {
 	})
 }
 
-// PoisonPolicy is what a reliable subscription does with a message that
-// exhausted its redeliveries.
+// PoisonPolicy is the action a reliable subscription takes on a message
+// that exhausted its redeliveries.
 type PoisonPolicy int
 
 // Poison policies, with the broker's values. Block is the broker's
@@ -179,7 +180,7 @@ const (
 	Drop PoisonPolicy = 2
 )
 
-// RedeliveryBackoff is how the delay between redeliveries grows.
+// RedeliveryBackoff is the growth rule of the delay between redeliveries.
 type RedeliveryBackoff int
 
 // Redelivery backoffs, with the broker's values. Exponential is the
@@ -248,8 +249,8 @@ func checkSubscription(op, topic, subscription string) error {
 }
 
 // SetFailurePolicy stores the failure policy of a subscription on a
-// reliable topic; each partition of a partitioned topic has its own, so
-// set it on every partition. The broker rejects it on a non-reliable topic
+// reliable topic. Each partition of a partitioned topic has its own policy,
+// so set it on every partition. The broker rejects it on a non-reliable topic
 // (ErrFailedPrecondition). A running subscription keeps the policy it
 // started with: set the policy before the first consumer subscribes.
 func (a *Admin) SetFailurePolicy(ctx context.Context, topic, subscription string, policy FailurePolicy) error {

@@ -54,10 +54,10 @@ func realBroker() bool { return os.Getenv(envURL) != "" }
 // needBroker returns the danubetest broker for a test that injects faults
 // or inspects broker state, and skips the test, with the reason in the
 // log, against a real broker.
-func (e *env) needBroker(t *testing.T, why string) *danubetest.Broker {
+func (e *env) needBroker(t *testing.T, feature string) *danubetest.Broker {
 	t.Helper()
 	if e.broker == nil {
-		t.Skipf("needs danubetest (%s): a real broker cannot do this, so this test runs only without %s", why, envURL)
+		t.Skipf("needs danubetest (%s): a real broker cannot do this, so this test runs only without %s", feature, envURL)
 	}
 	return e.broker
 }

@@ -45,8 +45,8 @@ func TestRecoveryCreateRetriesUnavailable(t *testing.T) {
 	b := e.needBroker(t, "fault injection")
 	c := e.client(t, danube.WithClock(fastClock(t)))
 
-	// In a cluster the first create of a new topic answers UNAVAILABLE
-	// while the topic is assigned.
+	// In a cluster the broker replies UNAVAILABLE to the first create of a
+	// new topic while it assigns the topic.
 	b.FailNext("CreateProducer", 2, codes.Unavailable)
 	newProducer(t, c, danube.ProducerOptions{Topic: topic(t)})
 }
@@ -59,8 +59,9 @@ func TestRecoverySendAfterTopicUnloaded(t *testing.T) {
 	p := newProducer(t, c, danube.ProducerOptions{Topic: name, Reliable: true})
 	send(t, p, "before")
 
-	// The unload forgets the producer: the next send gets NOT_FOUND (unless
-	// the health check recreated the producer first) and must recover.
+	// The unload drops the producer, so the next send gets NOT_FOUND
+	// (unless the health check recreated the producer first) and must
+	// recover.
 	if err := b.UnloadTopic(name); err != nil {
 		t.Fatal(err)
 	}
@@ -217,9 +218,9 @@ func TestRecoveryBrokerRestart(t *testing.T) {
 	m := receive(t, cons)
 
 	// The broker persists a cursor when it moves at least 10 s after the
-	// last persist; a restart resumes after the persisted cursor (without
-	// one, the subscription would restart at the latest message and miss
-	// what is sent meanwhile).
+	// last persist, and a restart resumes after the persisted cursor.
+	// Without one, the subscription would restart at the latest message and
+	// miss what is sent meanwhile.
 	brokerClock.Advance(11 * time.Second)
 	ack(t, cons, m)
 	eventually(t, "the cursor is persisted", func() bool {

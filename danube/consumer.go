@@ -14,14 +14,14 @@ import (
 	"github.com/danube-messaging/danube-connect-go/danube/internal/workpool"
 )
 
-// SubscriptionType is how a subscription shares its messages among its
-// consumers. The zero value is Shared, the default of the broker's own
-// clients.
+// SubscriptionType is the sharing mode of a subscription: the rule that
+// picks which of its consumers gets each message. The zero value is Shared,
+// the default of the broker's own clients.
 type SubscriptionType int
 
-// Subscription types. The type is fixed by the consumer that creates the
-// subscription; later consumers asking for another type are accepted by
-// the broker and get the existing type.
+// Subscription types. The consumer that creates a subscription fixes its
+// type. The broker accepts later consumers that request another type, and
+// they get the existing one.
 const (
 	// Shared delivers each message to one of the subscription's consumers,
 	// round robin.
@@ -29,9 +29,9 @@ const (
 	// Exclusive admits one consumer name; another name is rejected with
 	// ErrPermissionDenied. Messages arrive in offset order.
 	Exclusive
-	// Failover delivers to the first consumer; the broker does not yet
-	// switch to a standby when it leaves, so a failed consumer must come
-	// back under the same name.
+	// Failover delivers to the first consumer. The broker (v0.15) does
+	// not switch to a standby when that consumer leaves, so a failed
+	// consumer must come back under the same name.
 	Failover
 	// KeyShared delivers all messages of one routing key to the same
 	// consumer, optionally restricted by ConsumerOptions.KeyFilters.
@@ -115,10 +115,10 @@ type ConsumerOptions struct {
 //
 // Every partition has its own stream. When a stream ends or fails, the
 // consumer subscribes again under the same name after a backoff (taking
-// its place back on the broker), and does the same when the broker's
-// health check asks it to close. A failure that retrying cannot cure (a
+// its place back on the broker), and it does the same when the broker's
+// health check replies CLOSE. A failure that retrying cannot cure (a
 // permission, a deleted topic) stops that partition and is returned once
-// by Receive; the other partitions go on.
+// by Receive, while the other partitions go on.
 //
 // Ack and Nack run on their own bounded pool of calls, so acknowledging
 // never holds up the streams.
@@ -216,6 +216,7 @@ func checkConsumerOptions(o *ConsumerOptions) (danubepb.ConsumerRequest_Subscrip
 	bad := func(format string, args ...any) error {
 		return localError("subscribe", o.Topic, codes.InvalidArgument, fmt.Errorf(format, args...))
 	}
+
 	if o.Subscription == "" {
 		return 0, bad("the subscription name is empty")
 	}
@@ -229,6 +230,7 @@ func checkConsumerOptions(o *ConsumerOptions) (danubepb.ConsumerRequest_Subscrip
 	if o.BufferSize < 0 || o.AckConcurrency < 0 {
 		return 0, bad("BufferSize and AckConcurrency must not be negative")
 	}
+
 	if o.BufferSize == 0 {
 		o.BufferSize = DefaultBufferSize
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/danubepb"
 )
 
-// maxNotFoundRetries bounds the consecutive NOT_FOUND answers a partition
+// maxNotFoundRetries bounds the consecutive NOT_FOUND replies a partition
 // tolerates while it resubscribes. During a topic move the topic is briefly
 // unknown everywhere; a topic that stays unknown was deleted.
 const maxNotFoundRetries = 8
@@ -192,7 +192,7 @@ func (pc *partitionConsumer) run() {
 }
 
 // retryable reports whether a partition should subscribe again after err,
-// counting consecutive NOT_FOUND answers.
+// counting consecutive NOT_FOUND replies.
 func (pc *partitionConsumer) retryable(err error, notFound *int) bool {
 	code := codeOf(err)
 	if code == codes.NotFound {

@@ -83,8 +83,8 @@ func (pp *partitionProducer) create(ctx context.Context) (*producerSession, erro
 }
 
 // createWithRetry is the first creation, retried with backoff while the
-// failure is retryable and ctx allows. In a cluster the broker answers the
-// first create of a new topic with UNAVAILABLE while it assigns the topic.
+// failure is retryable and ctx allows. In a cluster the broker replies
+// UNAVAILABLE to the first create of a new topic while it assigns the topic.
 func (pp *partitionProducer) createWithRetry(ctx context.Context) error {
 	var retry *retrier
 	for {
@@ -275,7 +275,7 @@ func (pp *partitionProducer) healthTarget() (route, uint64, bool) {
 	return s.route, s.id, true
 }
 
-// onHealthClose recreates the producer after the broker answered CLOSE for
+// onHealthClose recreates the producer after the broker replied CLOSE for
 // the producer id, retrying while the failure is retryable and the
 // producer is open. A failure that is not retryable leaves the producer
 // without a session: the next send tries again and reports the error.

@@ -109,8 +109,8 @@ func (r *SchemaRegistry) GetSchema(ctx context.Context, id uint64, version uint3
 	return r.store(resp), nil
 }
 
-// GetLatestSchema returns the latest version of subject. It always asks
-// the broker, and caches the answer for GetSchema.
+// GetLatestSchema returns the latest version of subject. It always calls
+// the broker, and caches the result for GetSchema.
 func (r *SchemaRegistry) GetLatestSchema(ctx context.Context, subject string) (*Schema, error) {
 	if subject == "" {
 		return nil, localError("get latest schema", "", codes.InvalidArgument, fmt.Errorf("the subject is empty"))
@@ -217,7 +217,7 @@ type Compatibility struct {
 	Errors []string
 }
 
-// CheckCompatibility asks whether definition could be registered as the
+// CheckCompatibility reports whether definition could be registered as the
 // next version of subject. mode overrides the subject's compatibility mode
 // (none, backward, forward, full) for this check; "" keeps it.
 func (r *SchemaRegistry) CheckCompatibility(ctx context.Context, subject string, typ SchemaType, definition []byte, mode string) (Compatibility, error) {
@@ -245,9 +245,9 @@ func (r *SchemaRegistry) CheckCompatibility(ctx context.Context, subject string,
 }
 
 // resolveSchema turns the producer's schema reference into the schema id
-// and version stamped on every message, as the broker's own clients do:
-// the latest version, a pinned one that must exist, or the latest provided
-// it is at least the minimum.
+// and version stamped on every message, as the broker's own clients do. It
+// takes the latest version, or a pinned one that must exist, or the latest
+// if it is at least the minimum.
 func (p *Producer) resolveSchema(ctx context.Context, ref *SchemaReference) error {
 	if ref == nil {
 		return nil

@@ -106,7 +106,7 @@ func (s *subscription) expireAcksLocked(now time.Time) {
 // active, and every active consumer otherwise. On Failover the other
 // consumers stand by and never take over, as on broker v0.15.1.
 func (s *subscription) targetsLocked() []target {
-	var ts []target
+	ts := s.targetBuf[:0]
 	switch s.subType {
 	case subShared, subKeyShared:
 		for _, c := range s.consumers {
@@ -120,6 +120,7 @@ func (s *subscription) targetsLocked() []target {
 			ts = append(ts, target{c: c, gone: c.goneChan()})
 		}
 	}
+	s.targetBuf = ts
 	return ts
 }
 

@@ -37,6 +37,19 @@
 // Every timer runs on the clock given with WithClock, so tests advance a
 // fake clock instead of sleeping. FailNext, Delay, DropReceiveStreams,
 // DrainTopic, UnloadTopic, MoveTopic, Stop and Restart inject failures.
-// Messages, Subscription, DeliveryCount and Consumers expose the broker's
-// state for assertions.
+// Messages, Subscription, DeliveryCount, Consumers and Producers expose the
+// broker's state for assertions.
+//
+// # Differences from the broker
+//
+// Stored messages are kept in memory and never trimmed. A consumer's gRPC
+// stream buffers what HTTP/2 flow control allows rather than 4 messages, so
+// slow non-reliable consumers lose fewer messages. A window stored with
+// SetSubscriptionDispatchConfig applies to subscriptions started after the
+// call, where broker v0.15.1 stores it without using it. Key-Shared fills
+// its window in one pass, keeps inactive consumers on the ring and
+// redelivers a disconnected consumer's messages at once. In a cluster, a
+// topic a producer creates belongs to the broker it asked, at once, where a
+// broker in cluster mode answers UNAVAILABLE until its load manager has
+// placed the topic.
 package danubetest

@@ -35,9 +35,11 @@ type subscription struct {
 	wake chan struct{}
 	stop chan struct{}
 
-	// batch and readBuf are reused by the dispatcher goroutine alone.
-	batch   []dispatchItem
-	readBuf []*danubepb.StreamMessage
+	// batch, readBuf and targetBuf are reused by the dispatcher goroutine
+	// alone.
+	batch     []dispatchItem
+	readBuf   []*danubepb.StreamMessage
+	targetBuf []target
 
 	mu        sync.Mutex
 	closed    bool
