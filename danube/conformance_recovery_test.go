@@ -76,6 +76,34 @@ func TestRecoverySendAfterTopicUnloaded(t *testing.T) {
 	}
 }
 
+func TestRecoveryHealthCloseRecreatesProducer(t *testing.T) {
+	e := newEnv(t)
+	b := e.needBroker(t, "fault injection")
+	clk := clock.NewFake(time.Time{})
+	c := e.client(t, danube.WithClock(clk))
+	name := topic(t)
+	newProducer(t, c, danube.ProducerOptions{Topic: name, Name: "p1"})
+	before := b.Producers(name)
+	if len(before) != 1 || before[0].Name != "p1" {
+		t.Fatalf("producers before the unload: %+v, want p1", before)
+	}
+
+	if err := b.UnloadTopic(name); err != nil {
+		t.Fatal(err)
+	}
+	if err := clk.BlockUntil(testContext(t), 1); err != nil { // the health ticker
+		t.Fatal(err)
+	}
+	clk.Advance(5 * time.Second)
+
+	// Without any send, the health check's CLOSE makes the producer come
+	// back under its name with a new id.
+	eventually(t, "the producer is recreated", func() bool {
+		after := b.Producers(name)
+		return len(after) == 1 && after[0].Name == "p1" && after[0].ID != before[0].ID
+	})
+}
+
 func TestRecoverySendWhileTopicDrains(t *testing.T) {
 	e := newEnv(t)
 	b := e.needBroker(t, "fault injection")
