@@ -242,3 +242,34 @@ func TestProducersListsAttachedProducersUntilUnload(t *testing.T) {
 		t.Fatalf("producers after unload = %+v, want nil", got)
 	}
 }
+
+func TestFailNextAppliesToStreams(t *testing.T) {
+	f := newFixture(t)
+	cid := f.c.subscribe(t, f.topic, "sub", "c", exclusive)
+	f.b.FailNext("/danube.ConsumerService/ReceiveMessages", 1, codes.ResourceExhausted)
+	rs, err := f.c.consumer.ReceiveMessages(ctxT(t), &danubepb.ReceiveRequest{ConsumerId: cid})
+	if err == nil {
+		_, err = rs.Recv()
+	}
+	wantCode(t, err, codes.ResourceExhausted)
+
+	s := f.c.receive(t, cid)
+	f.c.send(t, f.pid, f.topic, "a")
+	if got := string(s.next(t).GetPayload()); got != "a" {
+		t.Fatalf("got %q after the injected failure, want \"a\"", got)
+	}
+}
+
+func TestFailNextRejectsMalformedMethod(t *testing.T) {
+	b := danubetest.Start(t)
+	for _, method := range []string{"", "/danube.ProducerService", "/a/b/c"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("FailNext(%q) did not panic", method)
+				}
+			}()
+			b.FailNext(method, 1, codes.Unavailable)
+		}()
+	}
+}

@@ -35,19 +35,19 @@ type instance struct {
 	clientSrv *grpc.Server
 	adminSrv  *grpc.Server
 
-	mu        sync.RWMutex
-	topics    map[string]*topic
-	producers map[uint64]*producer
-	consumers map[uint64]*consumer
+	// The registries below are read on every send and ack, so they are
+	// sync.Maps, which read without a lock. loadMu serializes loading and
+	// unloading topics.
+	loadMu    sync.Mutex
+	topics    sync.Map // name → *topic
+	producers sync.Map // id → *producer
+	consumers sync.Map // id → *consumer
 }
 
 func newInstance(b *Broker, clientLis, adminLis net.Listener) *instance {
 	inst := &instance{
-		b:         b,
-		done:      make(chan struct{}),
-		topics:    map[string]*topic{},
-		producers: map[uint64]*producer{},
-		consumers: map[uint64]*consumer{},
+		b:    b,
+		done: make(chan struct{}),
 	}
 
 	serverOpts := []grpc.ServerOption{
@@ -102,10 +102,7 @@ func (inst *instance) stop() {
 // first use. It fails with NOT_FOUND for an unknown topic and UNAVAILABLE for
 // a topic another broker owns.
 func (inst *instance) localTopic(name string) (*topic, error) {
-	inst.mu.RLock()
-	t := inst.topics[name]
-	inst.mu.RUnlock()
-	if t != nil {
+	if t := inst.loadedTopic(name); t != nil {
 		return t, nil
 	}
 
@@ -115,9 +112,9 @@ func (inst *instance) localTopic(name string) (*topic, error) {
 		return nil, status.Errorf(codes.NotFound, "topic %s not found", name)
 	}
 
-	inst.mu.Lock()
-	defer inst.mu.Unlock()
-	if t := inst.topics[name]; t != nil {
+	inst.loadMu.Lock()
+	defer inst.loadMu.Unlock()
+	if t := inst.loadedTopic(name); t != nil {
 		return t, nil
 	}
 	if md.ownerOf(meta) != inst.b {
@@ -128,83 +125,78 @@ func (inst *instance) localTopic(name string) (*topic, error) {
 		return nil, status.Error(codes.Unavailable, "broker is stopping")
 	default:
 	}
-	t = newTopic(inst, meta)
-	inst.topics[name] = t
+	t := newTopic(inst, meta)
+	inst.topics.Store(name, t)
 	return t, nil
 }
 
 // loadedTopic returns the topic name if it is loaded on this broker.
 func (inst *instance) loadedTopic(name string) *topic {
-	inst.mu.RLock()
-	defer inst.mu.RUnlock()
-	return inst.topics[name]
+	if v, ok := inst.topics.Load(name); ok {
+		return v.(*topic)
+	}
+	return nil
 }
 
 // unloadTopic closes the topic name if it is loaded and persists its
 // subscription cursors. Its producers and consumers are forgotten, so their
 // health checks return CLOSE and their sends fail with NOT_FOUND.
 func (inst *instance) unloadTopic(name string) bool {
-	inst.mu.Lock()
-	t := inst.topics[name]
-	delete(inst.topics, name)
-	inst.mu.Unlock()
-	if t == nil {
+	inst.loadMu.Lock()
+	v, ok := inst.topics.LoadAndDelete(name)
+	inst.loadMu.Unlock()
+	if !ok {
 		return false
 	}
 
-	producers, consumers := t.close()
-
-	inst.mu.Lock()
+	producers, consumers := v.(*topic).close()
 	for _, id := range producers {
-		delete(inst.producers, id)
+		inst.producers.Delete(id)
 	}
-	for _, id := range consumers {
-		delete(inst.consumers, id)
-	}
-	inst.mu.Unlock()
+	inst.removeConsumers(consumers)
 	return true
 }
 
 func (inst *instance) producer(id uint64) *producer {
-	inst.mu.RLock()
-	defer inst.mu.RUnlock()
-	return inst.producers[id]
+	if v, ok := inst.producers.Load(id); ok {
+		return v.(*producer)
+	}
+	return nil
 }
 
 func (inst *instance) consumer(id uint64) *consumer {
-	inst.mu.RLock()
-	defer inst.mu.RUnlock()
-	return inst.consumers[id]
+	if v, ok := inst.consumers.Load(id); ok {
+		return v.(*consumer)
+	}
+	return nil
 }
 
-func (inst *instance) addProducer(p *producer) {
-	inst.mu.Lock()
-	inst.producers[p.id] = p
-	inst.mu.Unlock()
-}
+func (inst *instance) addProducer(p *producer) { inst.producers.Store(p.id, p) }
 
-func (inst *instance) addConsumer(c *consumer) {
-	inst.mu.Lock()
-	inst.consumers[c.id] = c
-	inst.mu.Unlock()
-}
+func (inst *instance) addConsumer(c *consumer) { inst.consumers.Store(c.id, c) }
 
 func (inst *instance) removeConsumers(ids []uint64) {
-	inst.mu.Lock()
 	for _, id := range ids {
-		delete(inst.consumers, id)
+		inst.consumers.Delete(id)
 	}
-	inst.mu.Unlock()
 }
 
 func (inst *instance) loadedTopics() []*topic {
-	inst.mu.RLock()
-	defer inst.mu.RUnlock()
-	ts := make([]*topic, 0, len(inst.topics))
-	for _, t := range inst.topics {
-		ts = append(ts, t)
-	}
+	var ts []*topic
+	inst.topics.Range(func(_, v any) bool {
+		ts = append(ts, v.(*topic))
+		return true
+	})
 	return ts
+}
+
+func (inst *instance) allConsumers() []*consumer {
+	var cs []*consumer
+	inst.consumers.Range(func(_, v any) bool {
+		cs = append(cs, v.(*consumer))
+		return true
+	})
+	return cs
 }
 
 // reapIdleSubscriptions removes non-reliable subscriptions that have had no

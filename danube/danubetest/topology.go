@@ -154,13 +154,7 @@ func (b *Broker) DropReceiveStreams() {
 	if inst == nil {
 		return
 	}
-	inst.mu.RLock()
-	consumers := make([]*consumer, 0, len(inst.consumers))
-	for _, c := range inst.consumers {
-		consumers = append(consumers, c)
-	}
-	inst.mu.RUnlock()
-	for _, c := range consumers {
+	for _, c := range inst.allConsumers() {
 		if c.drop(status.Error(codes.Unavailable, "stream dropped by fault injection")) {
 			c.sub.streamEnded(c)
 		}
