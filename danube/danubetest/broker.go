@@ -16,8 +16,9 @@ import (
 )
 
 // Broker is an in-process Danube broker serving the client protocol on one
-// port of 127.0.0.1 and the admin protocol on another. Its methods are safe
-// for concurrent use.
+// port of 127.0.0.1 and the admin protocol on another. Create one with New,
+// Start, NewCluster or StartCluster; the zero value is not usable. Its
+// methods are safe for concurrent use.
 type Broker struct {
 	opts   options
 	clk    clock.Clock

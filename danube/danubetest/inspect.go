@@ -1,6 +1,8 @@
 package danubetest
 
 import (
+	"bytes"
+	"maps"
 	"sort"
 	"strconv"
 	"time"
@@ -22,8 +24,8 @@ type Message struct {
 	PublishTime   time.Time
 }
 
-// Messages returns the messages published to topic, in publish order, nil
-// for an unknown topic. A dead-letter topic is an ordinary topic. Unlike
+// Messages returns copies of the messages published to topic, in publish
+// order, nil for an unknown topic. A dead-letter topic is an ordinary topic. Unlike
 // the broker, the test broker also records the messages of non-reliable
 // topics, for inspection only; they are never delivered again.
 func (b *Broker) Messages(topic string) []Message {
@@ -39,8 +41,8 @@ func (b *Broker) Messages(topic string) []Message {
 			ProducerID:    m.GetMsgId().GetProducerId(),
 			ProducerName:  m.GetProducerName(),
 			RequestID:     m.GetRequestId(),
-			Payload:       m.GetPayload(),
-			Attributes:    m.GetAttributes(),
+			Payload:       bytes.Clone(m.GetPayload()),
+			Attributes:    maps.Clone(m.GetAttributes()),
 			RoutingKey:    m.GetRoutingKey(),
 			SchemaID:      m.GetSchemaId(),
 			SchemaVersion: m.GetSchemaVersion(),
