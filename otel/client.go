@@ -1,0 +1,73 @@
+package otel
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
+// clientAttrs holds the measurement options of the messaging.client
+// metrics, made once.
+type clientAttrs struct {
+	receive   metric.MeasurementOption
+	send      metric.MeasurementOption
+	sendError map[ErrorClass]metric.MeasurementOption
+}
+
+func (in *Instrumentation) newClientAttrs() clientAttrs {
+	receive := in.with(semconv.MessagingOperationTypeReceive, semconv.MessagingOperationName("receive"))
+	c := clientAttrs{
+		receive:   receive,
+		send:      in.with(semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send")),
+		sendError: make(map[ErrorClass]metric.MeasurementOption),
+	}
+	for _, class := range []ErrorClass{ClassRetryable, ClassInvalidData, ClassFatal} {
+		c.sendError[class] = in.with(semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"),
+			semconv.ErrorTypeKey.String(string(class)))
+	}
+	return c
+}
+
+// RecordReceive counts n messages received from the broker, of which
+// redelivered had been delivered before (a delivery attempt above 1). The
+// consuming runtime calls it once per chunk it hands to its pipeline.
+// A nil receiver records nothing.
+func (in *Instrumentation) RecordReceive(ctx context.Context, n, redelivered int) {
+	if in == nil || !in.metering {
+		return
+	}
+	in.consumed.Add(ctx, int64(n), in.client.receive)
+	if redelivered > 0 {
+		in.redelivered.Add(ctx, int64(redelivered), metric.WithAttributeSet(in.baseSet))
+	}
+}
+
+// RecordSend records one publish of n messages to the broker that took
+// elapsed and returned err: the messages count as sent, with the attribute
+// error.type set to the class of err when it failed, and the duration goes
+// to the operation histogram. The publishing runtime calls it once per
+// send or per batch of sends. A nil receiver records nothing.
+func (in *Instrumentation) RecordSend(ctx context.Context, n int, elapsed time.Duration, err error) {
+	if in == nil || !in.metering {
+		return
+	}
+	opt := in.client.send
+	if err != nil {
+		opt = in.client.sendError[in.classOf(err)]
+	}
+	in.sent.Add(ctx, int64(n), opt)
+	in.operationDuration.Record(ctx, elapsed.Seconds(), opt)
+}
+
+// classOf returns the class of err under Options.Classify, mapping a class
+// outside the three to ClassRetryable so that no free value reaches an
+// attribute.
+func (in *Instrumentation) classOf(err error) ErrorClass {
+	switch c := in.opts.Classify(err); c {
+	case ClassFatal, ClassInvalidData:
+		return c
+	}
+	return ClassRetryable
+}

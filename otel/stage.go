@@ -1,0 +1,185 @@
+package otel
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/danube-messaging/danube-connect-go/stage"
+)
+
+// stageAttrs holds the measurement options of one stage, made once.
+type stageAttrs struct {
+	plain       metric.MeasurementOption // base + stage
+	ack         metric.MeasurementOption // + settle, ack
+	nack        metric.MeasurementOption // + settle, nack
+	deadLetter  metric.MeasurementOption // + settle, dead_letter
+	retryable   metric.MeasurementOption // + error.type
+	invalidData metric.MeasurementOption
+	fatal       metric.MeasurementOption
+}
+
+// stageAttrsOf returns the options of the stage named name. Stage "" is
+// the pipeline itself, and its measurements carry no stage attribute.
+func (in *Instrumentation) stageAttrsOf(name string) *stageAttrs {
+	if a, ok := in.stages.Load(name); ok {
+		return a.(*stageAttrs)
+	}
+
+	var kv []attribute.KeyValue
+	if name != "" {
+		kv = append(kv, AttrStage.String(name))
+	}
+	settle := func(op string) metric.MeasurementOption {
+		return in.with(append(kv, semconv.MessagingOperationTypeSettle, semconv.MessagingOperationName(op))...)
+	}
+	class := func(c ErrorClass) metric.MeasurementOption {
+		return in.with(append(kv, semconv.ErrorTypeKey.String(string(c)))...)
+	}
+	a := &stageAttrs{
+		plain:       in.with(kv...),
+		ack:         settle(OperationAck),
+		nack:        settle(OperationNack),
+		deadLetter:  settle(OperationDeadLetter),
+		retryable:   class(ClassRetryable),
+		invalidData: class(ClassInvalidData),
+		fatal:       class(ClassFatal),
+	}
+	got, _ := in.stages.LoadOrStore(name, a)
+	return got.(*stageAttrs)
+}
+
+// StageObserver returns the observer to set as stage.Options.Observer. It
+// counts the messages each stage receives, sends and settles, the failed
+// and retried messages of each write, and records the size and duration of
+// every write attempt; with Options.Throughput set it also feeds the
+// throughput logger.
+//
+// When the instrumentation has no meter provider (or the API's no-op one)
+// and no throughput logger, it returns the zero stage.Observer, with which
+// the stages make no call at all. Otherwise each call costs a map lookup
+// and the recording, once per chunk or batch, never per message. An
+// observer serves one pipeline: two pipelines with stages of the same name
+// would add up in the same series.
+func (in *Instrumentation) StageObserver() stage.Observer {
+	if in == nil || (!in.metering && in.opts.Throughput == nil) {
+		return stage.Observer{}
+	}
+	return stage.Observer{
+		Received: in.stageReceivedN,
+		Sent:     in.stageSentN,
+		Settled:  in.stageSettled,
+		Wrote:    in.stageWrote,
+	}
+}
+
+func (in *Instrumentation) stageReceivedN(name string, n int) {
+	in.stageReceived.Add(context.Background(), int64(n), in.stageAttrsOf(name).plain)
+}
+
+func (in *Instrumentation) stageSentN(name string, n int) {
+	in.stageSent.Add(context.Background(), int64(n), in.stageAttrsOf(name).plain)
+}
+
+func (in *Instrumentation) stageSettled(name string, acked, nacked, deadLettered int) {
+	ctx := context.Background()
+	a := in.stageAttrsOf(name)
+	if acked > 0 {
+		in.settled.Add(ctx, int64(acked), a.ack)
+	}
+	if nacked > 0 {
+		in.settled.Add(ctx, int64(nacked), a.nack)
+	}
+	if deadLettered > 0 {
+		in.settled.Add(ctx, int64(deadLettered), a.deadLetter)
+	}
+}
+
+// stageWrote records one write attempt of n messages that took elapsed and
+// returned err.
+func (in *Instrumentation) stageWrote(name string, n, _ int, elapsed time.Duration, err error) {
+	ctx := context.Background()
+	a := in.stageAttrsOf(name)
+
+	in.batchSize.Record(ctx, int64(n), a.plain)
+	if err == nil {
+		in.writeDuration.Record(ctx, elapsed.Seconds(), a.plain)
+		in.opts.Throughput.Add(n, 0)
+		return
+	}
+
+	retryable, invalid, fatal := failedCounts(in.opts.Classify, n, err)
+	switch {
+	case fatal > 0:
+		in.writeDuration.Record(ctx, elapsed.Seconds(), a.fatal)
+	case invalid > 0 && retryable == 0:
+		in.writeDuration.Record(ctx, elapsed.Seconds(), a.invalidData)
+	default:
+		in.writeDuration.Record(ctx, elapsed.Seconds(), a.retryable)
+	}
+	if retryable > 0 {
+		in.failed.Add(ctx, int64(retryable), a.retryable)
+		// TODO(limit): the stage package reports write attempts, not the
+		// retries it decides, so this counts every retryable failure as
+		// retried, including those of the last attempt, which are nacked.
+		in.retried.Add(ctx, int64(retryable), a.plain)
+	}
+	if invalid > 0 {
+		in.failed.Add(ctx, int64(invalid), a.invalidData)
+	}
+	if fatal > 0 {
+		in.failed.Add(ctx, int64(fatal), a.fatal)
+	}
+	failed := retryable + invalid + fatal
+	in.opts.Throughput.Add(max(n-failed, 0), failed)
+}
+
+// PipelineState is what ObservePipeline reads on each collection; a
+// *stage.Pipeline implements it.
+type PipelineState interface {
+	Stats() stage.Stats
+	Queues() []stage.Queue
+}
+
+// ObservePipeline registers the asynchronous gauges of p: the messages and
+// bytes in flight (admitted, not yet settled, so not yet acknowledged) and
+// the depth and capacity of every channel between its stages. The meter
+// reads them on each collection, not before, so they cost nothing between
+// scrapes. Call Unregister on the result when the pipeline is gone.
+func (in *Instrumentation) ObservePipeline(p PipelineState) (metric.Registration, error) {
+	if in == nil || !in.metering {
+		return noRegistration{}, nil
+	}
+	var mu sync.Mutex // readers may collect concurrently
+	queues := make(map[[2]string]metric.ObserveOption)
+	callback := func(_ context.Context, o metric.Observer) error {
+		st := p.Stats()
+		o.ObserveInt64(in.pending, st.InFlight, metric.WithAttributeSet(in.baseSet))
+		o.ObserveInt64(in.pendingSize, st.InFlightBytes, metric.WithAttributeSet(in.baseSet))
+		mu.Lock()
+		defer mu.Unlock()
+		for _, q := range p.Queues() {
+			key := [2]string{q.From, q.To}
+			opt, ok := queues[key]
+			if !ok {
+				kv := append(in.Attributes(), AttrQueueFrom.String(q.From), AttrQueueTo.String(q.To))
+				opt = metric.WithAttributeSet(attribute.NewSet(kv...))
+				queues[key] = opt
+			}
+			o.ObserveInt64(in.queueDepth, int64(q.Len), opt)
+			o.ObserveInt64(in.queueCapacity, int64(q.Cap), opt)
+		}
+		return nil
+	}
+	return in.meter.RegisterCallback(callback, in.pending, in.pendingSize, in.queueDepth, in.queueCapacity)
+}
+
+// noRegistration is the registration of a callback that was not
+// registered because nothing would read it.
+type noRegistration struct{ metric.Registration }
+
+func (noRegistration) Unregister() error { return nil }
