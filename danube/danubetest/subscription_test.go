@@ -127,6 +127,10 @@ func TestSharedSubscriptionDispatchesRoundRobin(t *testing.T) {
 			}
 		}
 	}
+	consumers := f.b.Consumers(f.topic)["sub"]
+	if len(consumers) != 2 || consumers[0].Name != "a" || consumers[1].Name != "b" || !consumers[0].Active || !consumers[1].Active {
+		t.Fatalf("consumers = %+v, want active a and b", consumers)
+	}
 }
 
 func TestSharedDisconnectMovesMessagesToOtherConsumer(t *testing.T) {
