@@ -83,8 +83,12 @@ func (c *Consumer) report(j ackJob, err error) {
 	case c.opts.OnAsyncError != nil:
 		c.opts.OnAsyncError(j.msg, err)
 	default:
+		var id MessageID
+		if j.msg != nil {
+			id = j.msg.ID
+		}
 		c.log.Warn("asynchronous "+j.op()+" failed; the broker will redeliver the message",
-			slog.String("partition", j.msg.ID.Topic), slog.Uint64("offset", j.msg.ID.Offset), slog.Any("error", err))
+			slog.String("partition", id.Topic), slog.Uint64("offset", id.Offset), slog.Any("error", err))
 	}
 }
 

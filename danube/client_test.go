@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -167,6 +170,66 @@ func TestTokenNeverInErrors(t *testing.T) {
 	if strings.Contains(err.Error(), "top-secret-token") {
 		t.Fatalf("error reveals the token: %v", err)
 	}
+}
+
+func TestTokenNeverLogged(t *testing.T) {
+	f := startFakeBroker(t, nil)
+	var sends atomic.Int32
+	f.set(func(h *fakeHandlers) {
+		h.send = func(*danubepb.StreamMessage) error {
+			if sends.Add(1) == 1 {
+				return status.Error(codes.NotFound, "producer unknown")
+			}
+			return nil
+		}
+		h.health = func(*danubepb.HealthCheckRequest) (danubepb.HealthCheckResponse_ClientStatus, error) {
+			return 0, status.Error(codes.Unavailable, "health down")
+		}
+	})
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	clk := clock.NewFake(time.Time{})
+	c := newTestClient(t, f.addr, WithToken("very-secret-token"), WithInsecure(), WithLogger(logger), WithClock(clk))
+	ctx := testContext(t)
+
+	p, err := c.NewProducer(ctx, ProducerOptions{Topic: "/default/t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Send(ctx, Message{Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := clk.BlockUntil(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(5 * time.Second)
+	waitFor(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(logs.String(), "health check failing")
+	})
+	_ = p.Close()
+
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "producer recreated") {
+		t.Fatalf("the recovery was not logged; logs:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "very-secret-token") {
+		t.Fatalf("a log line contains the token:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func TestTLSWithCustomCA(t *testing.T) {

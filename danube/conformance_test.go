@@ -223,6 +223,32 @@ func TestConformanceSharedSpreadsMessages(t *testing.T) {
 	}
 }
 
+func TestConformanceFailoverDeliversToFirstConsumer(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	name := topic(t)
+	createTopic(t, c, name, true, 0)
+
+	active := newConsumer(t, c, danube.ConsumerOptions{Topic: name, Subscription: "sub", Name: "active", Type: danube.Failover})
+	standby := newConsumer(t, c, danube.ConsumerOptions{Topic: name, Subscription: "sub", Name: "standby", Type: danube.Failover})
+	p := newProducer(t, c, danube.ProducerOptions{Topic: name, Reliable: true})
+	for i := range 3 {
+		send(t, p, strconv.Itoa(i))
+	}
+	for i := range 3 {
+		m := receive(t, active)
+		if string(m.Payload) != strconv.Itoa(i) {
+			t.Fatalf("active consumer got %q, want %d in order", m.Payload, i)
+		}
+		ack(t, active, m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if m, err := standby.Receive(ctx); err == nil {
+		t.Fatalf("standby consumer received %q", m.Payload)
+	}
+}
+
 func TestConformanceKeySharedFilters(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(t)
@@ -344,7 +370,7 @@ func TestConformanceDeadLetterAfterRedeliveries(t *testing.T) {
 	c := e.client(t)
 	a := e.admin(t)
 	name := topic(t)
-	dlq := name + "_dlq"
+	dlq := "/default/dlq_" + topicStem(t) // not name + suffix: topic names must not prefix each other
 	createTopic(t, c, name, true, 0)
 	createTopic(t, c, dlq, true, 0)
 
@@ -391,6 +417,34 @@ func TestConformanceDeadLetterAfterRedeliveries(t *testing.T) {
 		t.Errorf("x-failure-reason = %q, want the nack reason", m.Attributes["x-failure-reason"])
 	}
 	ack(t, dead, m)
+}
+
+func TestConformanceAckOfForeignMessageRejected(t *testing.T) {
+	e := newEnv(t)
+	name := topic(t)
+	reported := make(chan error, 1)
+	c := e.client(t)
+	createTopic(t, c, name, true, 0)
+	cons := newConsumer(t, c, danube.ConsumerOptions{
+		Topic:        name,
+		Subscription: "sub",
+		OnAsyncError: func(_ *danube.Message, err error) { reported <- err },
+	})
+
+	foreign := &danube.Message{ID: danube.MessageID{Topic: "/default/elsewhere", Offset: 3}}
+	if err := cons.Ack(testContext(t), foreign); !errors.Is(err, danube.ErrUnknownPartition) {
+		t.Fatalf("Ack of a message from another topic = %v, want ErrUnknownPartition", err)
+	}
+	if err := cons.Nack(testContext(t), foreign, 0, ""); !errors.Is(err, danube.ErrUnknownPartition) {
+		t.Fatalf("Nack of a message from another topic = %v, want ErrUnknownPartition", err)
+	}
+	cons.AckAsync(foreign, nil)
+	if err := <-reported; !errors.Is(err, danube.ErrUnknownPartition) {
+		t.Fatalf("AckAsync reported %v, want ErrUnknownPartition", err)
+	}
+	if err := cons.Ack(testContext(t), nil); !errors.Is(err, danube.ErrInvalidArgument) {
+		t.Fatalf("Ack(nil) = %v, want ErrInvalidArgument", err)
+	}
 }
 
 func TestConformanceCloseStopsConsumer(t *testing.T) {
