@@ -55,7 +55,7 @@ func (s *consumerSession) requestClose() {
 	defer s.mu.Unlock()
 	s.closed = true
 	if s.cancel != nil {
-		s.cancel(ErrHealthClose)
+		s.cancel(errHealthClose)
 	}
 }
 
@@ -173,7 +173,7 @@ func (pc *partitionConsumer) run() {
 		}
 		pc.session.CompareAndSwap(s, nil)
 
-		if errors.Is(err, ErrHealthClose) {
+		if errors.Is(err, errHealthClose) {
 			pc.log.Info("broker asked the consumer to close; subscribing again", slog.Uint64("consumer_id", s.id))
 			continue
 		}
@@ -214,7 +214,7 @@ func (pc *partitionConsumer) giveUp(err error) {
 
 // receive opens the stream of session s and passes its messages on until
 // it ends. It returns the number of messages received, and the error that
-// ended the stream: nil when the broker ended it, ErrHealthClose when the
+// ended the stream: nil when the broker ended it, errHealthClose when the
 // health check did.
 func (pc *partitionConsumer) receive(parent context.Context, s *consumerSession) (int, error) {
 	ctx, cancel := context.WithCancelCause(parent)
@@ -223,7 +223,7 @@ func (pc *partitionConsumer) receive(parent context.Context, s *consumerSession)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return 0, ErrHealthClose
+		return 0, errHealthClose
 	}
 	s.cancel = cancel
 	s.mu.Unlock()
@@ -255,8 +255,8 @@ func (pc *partitionConsumer) receive(parent context.Context, s *consumerSession)
 // streamError maps the end of a stream: the health check's cause when it
 // cancelled the stream, nil for a clean end by the broker.
 func (pc *partitionConsumer) streamError(ctx context.Context, err error) error {
-	if cause := context.Cause(ctx); errors.Is(cause, ErrHealthClose) {
-		return ErrHealthClose
+	if cause := context.Cause(ctx); errors.Is(cause, errHealthClose) {
+		return errHealthClose
 	}
 	if errors.Is(err, io.EOF) {
 		return nil

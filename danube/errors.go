@@ -106,14 +106,15 @@ var (
 	// ErrLookupFailed is returned when a topic lookup answers with the
 	// Failed response type (Unavailable, so it is retried).
 	ErrLookupFailed = errors.New("topic lookup failed")
-	// ErrHealthClose is the cause recorded when the broker's health check
-	// asked a producer or consumer to close, after which it is recreated
-	// (Unavailable).
-	ErrHealthClose = errors.New("broker asked the client to close")
 	// ErrRejected is returned when an admin or schema call completed but
 	// the broker reported success=false (Unknown).
 	ErrRejected = errors.New("broker reported failure")
 )
+
+// errHealthClose is the cause with which a consumer's stream is cancelled
+// when the broker's health check replied CLOSE; the consumer then
+// subscribes again.
+var errHealthClose = errors.New("broker asked the consumer to close")
 
 // IsRetryable reports whether err is a failure that a later attempt may not
 // meet: UNAVAILABLE, DEADLINE_EXCEEDED of a single attempt, and

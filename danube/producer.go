@@ -285,8 +285,9 @@ func (p *Producer) Flush(ctx context.Context) error {
 
 // Close stops the producer: new sends fail with ErrClosed, sends in flight
 // finish their current attempt (a send that would retry fails with
-// ErrClosed instead), and the health checks stop. Call Flush first to wait
-// for every send. The broker keeps its side of the producer until the topic
+// ErrClosed instead), and the health checks stop. Close waits for the
+// SendAsync sends in flight, not for blocking Send calls. Call Flush first
+// to wait for every send to complete normally. The broker keeps its side of the producer until the topic
 // is unloaded; there is no close call in the protocol. It is safe to call
 // more than once and always returns nil.
 func (p *Producer) Close() error {
