@@ -1,0 +1,114 @@
+package otel_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/danube-messaging/danube-connect-go/otel"
+)
+
+func TestParseLevel(t *testing.T) {
+	tests := []struct {
+		in   string
+		want slog.Level
+	}{
+		{"debug", slog.LevelDebug},
+		{"info", slog.LevelInfo},
+		{"", slog.LevelInfo},
+		{"warn", slog.LevelWarn},
+		{"error", slog.LevelError},
+		{"DEBUG", slog.LevelDebug},
+		{" Warn ", slog.LevelWarn},
+	}
+	for _, tt := range tests {
+		got, err := otel.ParseLevel(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseLevel(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestNewLoggerRejectsUnknownLevel(t *testing.T) {
+	for _, level := range []string{"verbose", "warning", "3"} {
+		_, err := otel.NewLogger(level, &bytes.Buffer{})
+		if err == nil {
+			t.Errorf("NewLogger(%q) = nil error, want one", level)
+			continue
+		}
+		if !strings.Contains(err.Error(), `"`+level+`"`) {
+			t.Errorf("NewLogger(%q) error %q does not name the value", level, err)
+		}
+	}
+}
+
+func TestNewLoggerWritesJSONAtLevel(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := otel.NewLogger("warn", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("connector started")
+	log.Warn("write retried", "attempt", 2)
+
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("logged %d lines, want 1 (info is below warn): %q", len(lines), buf.String())
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatalf("line %q is not JSON: %v", lines[0], err)
+	}
+	if rec["level"] != "WARN" || rec["msg"] != "write retried" || rec["attempt"] != float64(2) {
+		t.Errorf("record = %v", rec)
+	}
+}
+
+func TestNewLoggerRedactsSecrets(t *testing.T) {
+	tests := []struct {
+		name    string
+		attr    slog.Attr
+		secret  string
+		visible string
+	}{
+		{"password key", slog.String("password", "hunter2"), "hunter2", ""},
+		{"token key in any case", slog.String("AuthToken", "eyJhbGciOi"), "eyJhbGciOi", ""},
+		{"key naming a secret in a group", slog.Group("mongo", slog.String("client_secret", "s3cr3t")), "s3cr3t", "mongo"},
+		{"mongodb uri", slog.String("uri", "mongodb://app:hunter2@db1:27017,db2:27017/orders?replicaSet=rs0"), "hunter2", "mongodb://app:REDACTED@db1:27017,db2:27017/orders?replicaSet=rs0"},
+		{"password with @ and /", slog.String("uri", "mongodb://app:p@ss/w0rd@db1/orders"), "p@ss/w0rd", "mongodb://app:REDACTED@db1/orders"},
+		{"uri without password kept", slog.String("uri", "mongodb://app@db1/orders"), "", "mongodb://app@db1/orders"},
+		{"plain value kept", slog.String("topic", "/default/orders"), "", "/default/orders"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			log, err := otel.NewLogger("info", &buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log.LogAttrs(t.Context(), slog.LevelInfo, "config", tt.attr)
+			out := buf.String()
+			if tt.secret != "" && strings.Contains(out, tt.secret) {
+				t.Errorf("line %s contains the secret %q", out, tt.secret)
+			}
+			if tt.visible != "" && !strings.Contains(out, tt.visible) {
+				t.Errorf("line %s lacks %q", out, tt.visible)
+			}
+		})
+	}
+}
+
+func TestNewLoggerKeepsErrorsReadable(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := otel.NewLogger("info", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Error("write failed", "error", errors.New("connection reset"))
+	if !strings.Contains(buf.String(), `"error":"connection reset"`) {
+		t.Errorf("line %s lacks the error text", buf.String())
+	}
+}
