@@ -12,8 +12,9 @@ import (
 // storage does.
 //
 // NOTE: messages are never trimmed, so memory grows with every message a
-// broker stores, a few hundred bytes each plus the payload. Long soak runs
-// should use a fresh broker or topic now and then.
+// broker stores, a few hundred bytes each plus the payload, and each
+// reliable subscription keeps a delivery count per message it sent. Long
+// soak runs should use a fresh broker or topic now and then.
 type messageLog struct {
 	mu   sync.RWMutex
 	msgs []*danubepb.StreamMessage
