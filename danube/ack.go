@@ -160,13 +160,11 @@ func (pc *partitionConsumer) ackOnce(ctx context.Context, id *danubepb.MsgID, j 
 	// partition's broker.
 	r := pc.route.Load()
 	c := pc.c
-	cctx, cancel := callContext(ctx, c.client.cfg.callTimeout)
-	defer cancel()
-	cctx = r.outgoing(cctx)
+	ctx = r.outgoing(ctx)
 	stub := r.conn.pick().consumer
 
 	if !j.nack {
-		_, err := stub.Ack(cctx, &danubepb.AckRequest{
+		_, err := stub.Ack(ctx, &danubepb.AckRequest{
 			RequestId:        c.requestID.Add(1),
 			MsgId:            id,
 			SubscriptionName: c.opts.Subscription,
@@ -186,6 +184,6 @@ func (pc *partitionConsumer) ackOnce(ctx context.Context, id *danubepb.MsgID, j 
 	if j.reason != "" {
 		req.Reason = &j.reason
 	}
-	_, err := stub.Nack(cctx, req)
+	_, err := stub.Nack(ctx, req)
 	return err
 }

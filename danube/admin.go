@@ -52,9 +52,7 @@ func NewAdmin(adminURL string, opts ...Option) (*Admin, error) {
 func (a *Admin) Close() error { return a.conn.Close() }
 
 func (a *Admin) call(ctx context.Context, op, target string, fn func(context.Context) (bool, error)) error {
-	cctx, cancel := callContext(ctx, a.cfg.callTimeout)
-	defer cancel()
-	ok, err := fn(cctx)
+	ok, err := fn(ctx)
 	if err != nil {
 		return newError(op, target, err)
 	}
@@ -283,9 +281,7 @@ func (a *Admin) GetFailurePolicy(ctx context.Context, topic, subscription string
 	if err := checkSubscription(op, topic, subscription); err != nil {
 		return FailurePolicy{}, false, err
 	}
-	cctx, cancel := callContext(ctx, a.cfg.callTimeout)
-	defer cancel()
-	resp, err := a.topics.GetSubscriptionFailurePolicy(cctx, &adminpb.GetSubscriptionFailurePolicyRequest{Topic: topic, Subscription: subscription})
+	resp, err := a.topics.GetSubscriptionFailurePolicy(ctx, &adminpb.GetSubscriptionFailurePolicyRequest{Topic: topic, Subscription: subscription})
 	if err != nil {
 		return FailurePolicy{}, false, newError(op, topic, err)
 	}
@@ -331,9 +327,7 @@ func (a *Admin) GetDispatchConfig(ctx context.Context, topic, subscription strin
 	if err := checkSubscription(op, topic, subscription); err != nil {
 		return DispatchConfig{}, false, err
 	}
-	cctx, cancel := callContext(ctx, a.cfg.callTimeout)
-	defer cancel()
-	resp, err := a.topics.GetSubscriptionDispatchConfig(cctx, &adminpb.GetSubscriptionDispatchConfigRequest{Topic: topic, Subscription: subscription})
+	resp, err := a.topics.GetSubscriptionDispatchConfig(ctx, &adminpb.GetSubscriptionDispatchConfigRequest{Topic: topic, Subscription: subscription})
 	if err != nil {
 		return DispatchConfig{}, false, newError(op, topic, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -129,15 +128,6 @@ func (c *Client) isClosed() bool {
 
 func (c *Client) nextRequestID() uint64 { return c.requestID.Add(1) }
 
-// callContext bounds one unary call by the call timeout, unless ctx already
-// ends sooner. The cancel function must be called.
-func callContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= timeout {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, timeout)
-}
-
 // serviceRoute is the route to the service URL, used for lookups and when
 // a lookup cannot name an owner.
 func (c *Client) serviceRoute() route { return route{conn: c.service} }
@@ -147,10 +137,8 @@ func (c *Client) serviceRoute() route { return route{conn: c.service} }
 // being assigned); the route is then the service URL, where a producer's
 // create call will create the topic. Every other failure is returned.
 func (c *Client) lookup(ctx context.Context, topic string) (route, error) {
-	cctx, cancel := callContext(ctx, c.cfg.callTimeout)
-	defer cancel()
 
-	resp, err := c.service.pick().discovery.TopicLookup(cctx, &danubepb.TopicLookupRequest{
+	resp, err := c.service.pick().discovery.TopicLookup(ctx, &danubepb.TopicLookupRequest{
 		RequestId: c.nextRequestID(),
 		Topic:     topic,
 	})
@@ -189,10 +177,8 @@ func (c *Client) lookup(ctx context.Context, topic string) (route, error) {
 // so unrelated topics that merely share the prefix (/ns/orders_v2 for
 // /ns/orders) are filtered out here.
 func (c *Client) partitions(ctx context.Context, topic string) ([]string, error) {
-	cctx, cancel := callContext(ctx, c.cfg.callTimeout)
-	defer cancel()
 
-	resp, err := c.service.pick().discovery.TopicPartitions(cctx, &danubepb.TopicLookupRequest{
+	resp, err := c.service.pick().discovery.TopicPartitions(ctx, &danubepb.TopicLookupRequest{
 		RequestId: c.nextRequestID(),
 		Topic:     topic,
 	})

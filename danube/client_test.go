@@ -15,8 +15,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/adminpb"
 	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/danubepb"
+	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/schemapb"
 	"github.com/danube-messaging/danube-connect-go/internal/clock"
 )
 
@@ -66,6 +69,102 @@ func TestEveryCallCarriesTokenAndDeadline(t *testing.T) {
 			t.Errorf("%s: unary call without a deadline", call.method)
 		}
 	}
+}
+
+func TestDeadlineOnUnaryCallsNotOnStream(t *testing.T) {
+	f := startFakeBroker(t, nil)
+	c := newTestClient(t, f.addr, WithCallTimeout(3*time.Second))
+	ctx := testContext(t)
+
+	cons, err := c.NewConsumer(ctx, ConsumerOptions{Topic: "/default/t", Subscription: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(f.callsTo("/ReceiveMessages")) == 1 })
+	if err := cons.Ack(ctx, &Message{ID: MessageID{Topic: "/default/t"}}); err != nil {
+		t.Fatalf("Ack: %v", err)
+	}
+	_ = cons.Close()
+
+	for _, m := range []string{"/TopicPartitions", "/TopicLookup", "/Subscribe", "/Ack"} {
+		calls := f.callsTo(m)
+		if len(calls) == 0 || !calls[0].hasDeadline {
+			t.Errorf("%s: %d calls, the first without a deadline", m, len(calls))
+		}
+	}
+	if f.callsTo("/ReceiveMessages")[0].hasDeadline {
+		t.Error("the ReceiveMessages stream has a deadline: it would end after the call timeout")
+	}
+}
+
+func TestAdminCallsCarryTokenAndDeadline(t *testing.T) {
+	f := startFakeBroker(t, nil)
+	a, err := NewAdmin("http://"+f.addr, WithToken("admin-token"), WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+
+	// The fake implements no admin call: the point is what reaches it.
+	err = a.UnloadTopic(testContext(t), "/default/t")
+	if status.Code(err) != codes.Unimplemented {
+		t.Fatalf("UnloadTopic = %v, want the fake's Unimplemented", err)
+	}
+	_ = a.CreateNamespace(testContext(t), "ns")
+	for _, m := range []string{"/UnloadTopic", "/CreateNamespace"} {
+		calls := f.callsTo(m)
+		if len(calls) != 1 {
+			t.Fatalf("%s: %d calls, want 1", m, len(calls))
+		}
+		if !calls[0].hasDeadline {
+			t.Errorf("%s without a deadline", m)
+		}
+		if got := calls[0].md.Get(authorizationHeader); len(got) != 1 || got[0] != "Bearer admin-token" {
+			t.Errorf("%s: authorization %q", m, got)
+		}
+	}
+}
+
+func TestServiceConfigCoversEveryUnaryMethod(t *testing.T) {
+	// A unary method missing from the service config would run without a
+	// deadline; the streaming one must stay out.
+	files := []protoreflect.FileDescriptor{
+		danubepb.File_DanubeApi_proto, schemapb.File_SchemaRegistry_proto, adminpb.File_DanubeAdmin_proto,
+	}
+	called := map[string]bool{}
+	for _, m := range unaryMethods {
+		called[m.service+"/"+m.method] = true
+	}
+	covered := func(service, method string) bool { return called[service+"/"] || called[service+"/"+method] }
+
+	for _, fd := range files {
+		for i := range fd.Services().Len() {
+			sd := fd.Services().Get(i)
+			for j := range sd.Methods().Len() {
+				md := sd.Methods().Get(j)
+				service, method := string(sd.FullName()), string(md.Name())
+				if md.IsStreamingServer() || md.IsStreamingClient() {
+					if covered(service, method) {
+						t.Errorf("streaming %s/%s has a call timeout", service, method)
+					}
+					continue
+				}
+				if usedByClient(service) && !covered(service, method) {
+					t.Errorf("unary %s/%s has no call timeout", service, method)
+				}
+			}
+		}
+	}
+}
+
+// usedByClient reports whether this package calls the service.
+func usedByClient(service string) bool {
+	switch service {
+	case "danube.ProducerService", "danube.ConsumerService", "danube.Discovery", "danube.HealthCheck",
+		"danube_schema.SchemaRegistry", "danube_admin.NamespaceAdmin", "danube_admin.TopicAdmin":
+		return true
+	}
+	return false
 }
 
 func TestTokenSupplierCalledForEachCall(t *testing.T) {

@@ -86,9 +86,7 @@ func (pc *partitionConsumer) subscribe(ctx context.Context) (*consumerSession, e
 		return nil, err
 	}
 
-	cctx, cancel := callContext(ctx, c.cfg.callTimeout)
-	defer cancel()
-	resp, err := r.conn.pick().consumer.Subscribe(r.outgoing(cctx), &danubepb.ConsumerRequest{
+	resp, err := r.conn.pick().consumer.Subscribe(r.outgoing(ctx), &danubepb.ConsumerRequest{
 		RequestId:        pc.c.requestID.Add(1),
 		TopicName:        pc.topic,
 		ConsumerName:     pc.c.opts.Name,

@@ -55,10 +55,11 @@ func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// dialOptions returns the options of every connection: transport security
-// and the interceptors that attach the bearer token.
+// dialOptions returns the options of every connection: the call deadline,
+// transport security and the interceptors that attach the bearer token.
 func (c *config) dialOptions() []grpc.DialOption {
-	opts := make([]grpc.DialOption, 0, 3+len(c.dialOpts))
+	opts := make([]grpc.DialOption, 0, 4+len(c.dialOpts))
+	opts = append(opts, grpc.WithDefaultServiceConfig(serviceConfig(c.callTimeout)))
 	if c.tls != nil {
 		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(c.tls)))
 	} else {

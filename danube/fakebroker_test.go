@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/adminpb"
 	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/danubepb"
 	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/schemapb"
 )
@@ -80,6 +81,8 @@ func startFakeBroker(t *testing.T, creds credentials.TransportCredentials) *fake
 	danubepb.RegisterConsumerServiceServer(f.srv, fakeConsumer{f: f})
 	danubepb.RegisterHealthCheckServer(f.srv, fakeHealth{f: f})
 	schemapb.RegisterSchemaRegistryServer(f.srv, fakeSchema{f: f})
+	adminpb.RegisterTopicAdminServer(f.srv, adminpb.UnimplementedTopicAdminServer{})
+	adminpb.RegisterNamespaceAdminServer(f.srv, adminpb.UnimplementedNamespaceAdminServer{})
 
 	served := make(chan struct{})
 	go func() {

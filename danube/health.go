@@ -57,10 +57,8 @@ func (c *Client) runHealth(ctx context.Context, kind danubepb.HealthCheckRequest
 }
 
 func (c *Client) healthCheck(ctx context.Context, kind danubepb.HealthCheckRequest_ClientType, r route, id uint64) (danubepb.HealthCheckResponse_ClientStatus, error) {
-	cctx, cancel := callContext(ctx, c.cfg.callTimeout)
-	defer cancel()
 
-	resp, err := r.conn.pick().health.HealthCheck(r.outgoing(cctx), &danubepb.HealthCheckRequest{
+	resp, err := r.conn.pick().health.HealthCheck(r.outgoing(ctx), &danubepb.HealthCheckRequest{
 		RequestId: c.nextRequestID(),
 		Client:    kind,
 		Id:        id,

@@ -223,7 +223,8 @@ func WithConnectionsPerBroker(n int) Option {
 
 // WithDialOptions adds gRPC dial options to every connection, for example a
 // custom dialer in tests. Options that set transport credentials conflict
-// with the TLS options of this package.
+// with the TLS options of this package, and a default service config
+// replaces the one that sets the call deadlines.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(c *config) error {
 		c.dialOpts = append(c.dialOpts, opts...)

@@ -63,9 +63,7 @@ func (pp *partitionProducer) create(ctx context.Context) (*producerSession, erro
 		return nil, err
 	}
 
-	cctx, cancel := callContext(ctx, c.cfg.callTimeout)
-	defer cancel()
-	resp, err := r.conn.pick().producer.CreateProducer(r.outgoing(cctx), &danubepb.ProducerRequest{
+	resp, err := r.conn.pick().producer.CreateProducer(r.outgoing(ctx), &danubepb.ProducerRequest{
 		RequestId:          pp.requestID.Add(1),
 		ProducerName:       pp.name,
 		TopicName:          pp.topic,
@@ -261,9 +259,7 @@ func (pp *partitionProducer) sendOnce(ctx context.Context, s *producerSession, r
 	req.MsgId.ProducerId = s.id
 	req.MsgId.BrokerAddr = s.route.brokerURL
 
-	cctx, cancel := callContext(ctx, pp.p.client.cfg.callTimeout)
-	_, err := s.route.conn.pick().producer.SendMessage(s.route.outgoing(cctx), req)
-	cancel()
+	_, err := s.route.conn.pick().producer.SendMessage(s.route.outgoing(ctx), req)
 	return err
 }
 

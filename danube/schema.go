@@ -100,9 +100,7 @@ func (r *SchemaRegistry) GetSchema(ctx context.Context, id uint64, version uint3
 	if version != 0 {
 		req.Version = &version
 	}
-	cctx, cancel := callContext(ctx, r.c.cfg.callTimeout)
-	defer cancel()
-	resp, err := r.stub().GetSchema(cctx, req)
+	resp, err := r.stub().GetSchema(ctx, req)
 	if err != nil {
 		return nil, newError("get schema", fmt.Sprintf("id %d version %d", id, version), err)
 	}
@@ -118,9 +116,7 @@ func (r *SchemaRegistry) GetLatestSchema(ctx context.Context, subject string) (*
 	if r.c.isClosed() {
 		return nil, closedError("get latest schema", "")
 	}
-	cctx, cancel := callContext(ctx, r.c.cfg.callTimeout)
-	defer cancel()
-	resp, err := r.stub().GetLatestSchema(cctx, &schemapb.GetLatestSchemaRequest{Subject: subject})
+	resp, err := r.stub().GetLatestSchema(ctx, &schemapb.GetLatestSchemaRequest{Subject: subject})
 	if err != nil {
 		return nil, newError("get latest schema", "subject "+subject, err)
 	}
@@ -189,9 +185,7 @@ func (r *SchemaRegistry) RegisterSchema(ctx context.Context, reg SchemaRegistrat
 	if r.c.isClosed() {
 		return RegisteredSchema{}, closedError("register schema", "")
 	}
-	cctx, cancel := callContext(ctx, r.c.cfg.callTimeout)
-	defer cancel()
-	resp, err := r.stub().RegisterSchema(cctx, &schemapb.RegisterSchemaRequest{
+	resp, err := r.stub().RegisterSchema(ctx, &schemapb.RegisterSchemaRequest{
 		Subject:          reg.Subject,
 		SchemaType:       string(reg.Type),
 		SchemaDefinition: reg.Definition,
@@ -235,9 +229,7 @@ func (r *SchemaRegistry) CheckCompatibility(ctx context.Context, subject string,
 	if mode != "" {
 		req.CompatibilityMode = &mode
 	}
-	cctx, cancel := callContext(ctx, r.c.cfg.callTimeout)
-	defer cancel()
-	resp, err := r.stub().CheckCompatibility(cctx, req)
+	resp, err := r.stub().CheckCompatibility(ctx, req)
 	if err != nil {
 		return Compatibility{}, newError("check compatibility", "subject "+subject, err)
 	}
