@@ -4,24 +4,25 @@ import (
 	"context"
 	"time"
 
-	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 // clientAttrs holds the measurement options of the messaging.client
 // metrics, made once.
 type clientAttrs struct {
-	receive   metric.MeasurementOption
-	send      metric.MeasurementOption
-	sendError map[ErrorClass]metric.MeasurementOption
+	receive     attrOpts
+	send        attrOpts
+	sendError   map[ErrorClass]attrOpts
+	redelivered attrOpts
 }
 
 func (in *Instrumentation) newClientAttrs() clientAttrs {
 	receive := in.with(semconv.MessagingOperationTypeReceive, semconv.MessagingOperationName("receive"))
 	c := clientAttrs{
-		receive:   receive,
-		send:      in.with(semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send")),
-		sendError: make(map[ErrorClass]metric.MeasurementOption),
+		receive:     receive,
+		send:        in.with(semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send")),
+		sendError:   make(map[ErrorClass]attrOpts),
+		redelivered: in.with(),
 	}
 	for _, class := range []ErrorClass{ClassRetryable, ClassInvalidData, ClassFatal} {
 		c.sendError[class] = in.with(semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"),
@@ -38,9 +39,9 @@ func (in *Instrumentation) RecordReceive(ctx context.Context, n, redelivered int
 	if in == nil || !in.metering {
 		return
 	}
-	in.consumed.Add(ctx, int64(n), in.client.receive)
+	in.consumed.Add(ctx, int64(n), in.client.receive.add...)
 	if redelivered > 0 {
-		in.redelivered.Add(ctx, int64(redelivered), metric.WithAttributeSet(in.baseSet))
+		in.redelivered.Add(ctx, int64(redelivered), in.client.redelivered.add...)
 	}
 }
 
@@ -57,8 +58,8 @@ func (in *Instrumentation) RecordSend(ctx context.Context, n int, elapsed time.D
 	if err != nil {
 		opt = in.client.sendError[in.classOf(err)]
 	}
-	in.sent.Add(ctx, int64(n), opt)
-	in.operationDuration.Record(ctx, elapsed.Seconds(), opt)
+	in.sent.Add(ctx, int64(n), opt.add...)
+	in.operationDuration.Record(ctx, elapsed.Seconds(), opt.record...)
 }
 
 // classOf returns the class of err under Options.Classify, mapping a class

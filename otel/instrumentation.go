@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -106,8 +107,9 @@ type Instrumentation struct {
 
 	// stages caches the measurement options of each stage name, and paths
 	// those of each child path, so that a hot call allocates nothing.
-	stages sync.Map // string -> *stageAttrs
-	paths  sync.Map // string -> metric.MeasurementOption
+	stages   atomic.Pointer[map[string]*stageAttrs]
+	stagesMu sync.Mutex // serializes the copies of stages
+	paths    sync.Map   // string -> attrOpts
 
 	client clientAttrs
 }
@@ -237,11 +239,21 @@ func (in *Instrumentation) Attributes() []attribute.KeyValue {
 	return append([]attribute.KeyValue(nil), in.base...)
 }
 
-// with returns the measurement option of the base attributes plus kvs.
-func (in *Instrumentation) with(kvs ...attribute.KeyValue) metric.MeasurementOption {
+// attrOpts holds one attribute set as the option slices that Add and
+// Record take. Passing a slice made once, rather than a single option to
+// the variadic parameter, keeps every call from allocating the slice:
+// through an interface method it escapes.
+type attrOpts struct {
+	add    []metric.AddOption
+	record []metric.RecordOption
+}
+
+// with returns the options of the base attributes plus kvs.
+func (in *Instrumentation) with(kvs ...attribute.KeyValue) attrOpts {
 	all := make([]attribute.KeyValue, 0, len(in.base)+len(kvs))
 	all = append(append(all, in.base...), kvs...)
-	return metric.WithAttributeSet(attribute.NewSet(all...))
+	opt := metric.WithAttributeSet(attribute.NewSet(all...))
+	return attrOpts{add: []metric.AddOption{opt}, record: []metric.RecordOption{opt}}
 }
 
 // isNoopMeterProvider reports whether mp is the no-op provider of the

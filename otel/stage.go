@@ -14,33 +14,60 @@ import (
 
 // stageAttrs holds the measurement options of one stage, made once.
 type stageAttrs struct {
-	plain       metric.MeasurementOption // base + stage
-	ack         metric.MeasurementOption // + settle, ack
-	nack        metric.MeasurementOption // + settle, nack
-	deadLetter  metric.MeasurementOption // + settle, dead_letter
-	retryable   metric.MeasurementOption // + error.type
-	invalidData metric.MeasurementOption
-	fatal       metric.MeasurementOption
+	plain       attrOpts // base + stage
+	ack         attrOpts // + settle, ack
+	nack        attrOpts // + settle, nack
+	deadLetter  attrOpts // + settle, dead_letter
+	retryable   attrOpts // + error.type
+	invalidData attrOpts
+	fatal       attrOpts
 }
 
 // stageAttrsOf returns the options of the stage named name. Stage "" is
 // the pipeline itself, and its measurements carry no stage attribute.
+//
+// The options live in a map that is copied on each new name and read
+// without a lock: stage names are few and fixed, so after the first chunk
+// of each stage every call is a plain map read.
 func (in *Instrumentation) stageAttrsOf(name string) *stageAttrs {
-	if a, ok := in.stages.Load(name); ok {
-		return a.(*stageAttrs)
+	if m := in.stages.Load(); m != nil {
+		if a, ok := (*m)[name]; ok {
+			return a
+		}
 	}
 
+	in.stagesMu.Lock()
+	defer in.stagesMu.Unlock()
+	old := in.stages.Load()
+	if old != nil {
+		if a, ok := (*old)[name]; ok {
+			return a
+		}
+	}
+	a := in.newStageAttrs(name)
+	m := make(map[string]*stageAttrs, 8)
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[name] = a
+	in.stages.Store(&m)
+	return a
+}
+
+func (in *Instrumentation) newStageAttrs(name string) *stageAttrs {
 	var kv []attribute.KeyValue
 	if name != "" {
 		kv = append(kv, AttrStage.String(name))
 	}
-	settle := func(op string) metric.MeasurementOption {
+	settle := func(op string) attrOpts {
 		return in.with(append(kv, semconv.MessagingOperationTypeSettle, semconv.MessagingOperationName(op))...)
 	}
-	class := func(c ErrorClass) metric.MeasurementOption {
+	class := func(c ErrorClass) attrOpts {
 		return in.with(append(kv, semconv.ErrorTypeKey.String(string(c)))...)
 	}
-	a := &stageAttrs{
+	return &stageAttrs{
 		plain:       in.with(kv...),
 		ack:         settle(OperationAck),
 		nack:        settle(OperationNack),
@@ -49,8 +76,6 @@ func (in *Instrumentation) stageAttrsOf(name string) *stageAttrs {
 		invalidData: class(ClassInvalidData),
 		fatal:       class(ClassFatal),
 	}
-	got, _ := in.stages.LoadOrStore(name, a)
-	return got.(*stageAttrs)
 }
 
 // StageObserver returns the observer to set as stage.Options.Observer. It
@@ -78,24 +103,24 @@ func (in *Instrumentation) StageObserver() stage.Observer {
 }
 
 func (in *Instrumentation) stageReceivedN(name string, n int) {
-	in.stageReceived.Add(context.Background(), int64(n), in.stageAttrsOf(name).plain)
+	in.stageReceived.Add(context.Background(), int64(n), in.stageAttrsOf(name).plain.add...)
 }
 
 func (in *Instrumentation) stageSentN(name string, n int) {
-	in.stageSent.Add(context.Background(), int64(n), in.stageAttrsOf(name).plain)
+	in.stageSent.Add(context.Background(), int64(n), in.stageAttrsOf(name).plain.add...)
 }
 
 func (in *Instrumentation) stageSettled(name string, acked, nacked, deadLettered int) {
 	ctx := context.Background()
 	a := in.stageAttrsOf(name)
 	if acked > 0 {
-		in.settled.Add(ctx, int64(acked), a.ack)
+		in.settled.Add(ctx, int64(acked), a.ack.add...)
 	}
 	if nacked > 0 {
-		in.settled.Add(ctx, int64(nacked), a.nack)
+		in.settled.Add(ctx, int64(nacked), a.nack.add...)
 	}
 	if deadLettered > 0 {
-		in.settled.Add(ctx, int64(deadLettered), a.deadLetter)
+		in.settled.Add(ctx, int64(deadLettered), a.deadLetter.add...)
 	}
 }
 
@@ -105,9 +130,9 @@ func (in *Instrumentation) stageWrote(name string, n, _ int, elapsed time.Durati
 	ctx := context.Background()
 	a := in.stageAttrsOf(name)
 
-	in.batchSize.Record(ctx, int64(n), a.plain)
+	in.batchSize.Record(ctx, int64(n), a.plain.record...)
 	if err == nil {
-		in.writeDuration.Record(ctx, elapsed.Seconds(), a.plain)
+		in.writeDuration.Record(ctx, elapsed.Seconds(), a.plain.record...)
 		in.opts.Throughput.Add(n, 0)
 		return
 	}
@@ -115,24 +140,24 @@ func (in *Instrumentation) stageWrote(name string, n, _ int, elapsed time.Durati
 	retryable, invalid, fatal := failedCounts(in.opts.Classify, n, err)
 	switch {
 	case fatal > 0:
-		in.writeDuration.Record(ctx, elapsed.Seconds(), a.fatal)
+		in.writeDuration.Record(ctx, elapsed.Seconds(), a.fatal.record...)
 	case invalid > 0 && retryable == 0:
-		in.writeDuration.Record(ctx, elapsed.Seconds(), a.invalidData)
+		in.writeDuration.Record(ctx, elapsed.Seconds(), a.invalidData.record...)
 	default:
-		in.writeDuration.Record(ctx, elapsed.Seconds(), a.retryable)
+		in.writeDuration.Record(ctx, elapsed.Seconds(), a.retryable.record...)
 	}
 	if retryable > 0 {
-		in.failed.Add(ctx, int64(retryable), a.retryable)
+		in.failed.Add(ctx, int64(retryable), a.retryable.add...)
 		// TODO(limit): the stage package reports write attempts, not the
 		// retries it decides, so this counts every retryable failure as
 		// retried, including those of the last attempt, which are nacked.
-		in.retried.Add(ctx, int64(retryable), a.plain)
+		in.retried.Add(ctx, int64(retryable), a.plain.add...)
 	}
 	if invalid > 0 {
-		in.failed.Add(ctx, int64(invalid), a.invalidData)
+		in.failed.Add(ctx, int64(invalid), a.invalidData.add...)
 	}
 	if fatal > 0 {
-		in.failed.Add(ctx, int64(fatal), a.fatal)
+		in.failed.Add(ctx, int64(fatal), a.fatal.add...)
 	}
 	failed := retryable + invalid + fatal
 	in.opts.Throughput.Add(max(n-failed, 0), failed)

@@ -3,8 +3,6 @@ package otel
 import (
 	"context"
 
-	"go.opentelemetry.io/otel/metric"
-
 	"github.com/danube-messaging/danube-connect-go/supervisor"
 )
 
@@ -32,25 +30,25 @@ func (in *Instrumentation) SupervisorHook() func(supervisor.Event) {
 		switch e := e.(type) {
 		case supervisor.ChildStarted:
 			if e.Restarts > 0 {
-				in.restarts.Add(ctx, 1, in.pathAttrs(e.ChildPath))
+				in.restarts.Add(ctx, 1, in.pathAttrs(e.ChildPath).add...)
 			}
 		case supervisor.ChildFailed:
-			in.failures.Add(ctx, 1, in.pathAttrs(e.ChildPath))
+			in.failures.Add(ctx, 1, in.pathAttrs(e.ChildPath).add...)
 		case supervisor.ChildPanicked:
-			in.panics.Add(ctx, 1, in.pathAttrs(e.ChildPath))
+			in.panics.Add(ctx, 1, in.pathAttrs(e.ChildPath).add...)
 		case supervisor.GaveUp:
-			in.giveUps.Add(ctx, 1, in.pathAttrs(e.ChildPath))
+			in.giveUps.Add(ctx, 1, in.pathAttrs(e.ChildPath).add...)
 		case supervisor.EventsDropped:
-			in.eventsDropped.Add(ctx, int64(e.Count), in.pathAttrs(e.ChildPath))
+			in.eventsDropped.Add(ctx, int64(e.Count), in.pathAttrs(e.ChildPath).add...)
 		}
 	}
 }
 
 // pathAttrs returns the measurement option of a child path.
-func (in *Instrumentation) pathAttrs(path string) metric.MeasurementOption {
+func (in *Instrumentation) pathAttrs(path string) attrOpts {
 	if o, ok := in.paths.Load(path); ok {
-		return o.(metric.MeasurementOption)
+		return o.(attrOpts)
 	}
 	o, _ := in.paths.LoadOrStore(path, in.with(AttrChildPath.String(path)))
-	return o.(metric.MeasurementOption)
+	return o.(attrOpts)
 }
