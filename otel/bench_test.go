@@ -15,9 +15,9 @@ import (
 
 // The pipeline benchmarks have the shape of the stage package's own: a
 // source of small messages, a map, a filter, a batcher of 1,000 and a
-// writer that does nothing, so the instrumentation's cost is as large a
-// share of the work as it can be. One op is one message; compare ns/op of
-// the variants in the same run:
+// writer that does nothing. The instrumentation's cost is then as large a
+// share of the work as it can be. One op is one message, and the variants
+// compare in ns/op within one run:
 //
 //   - Bare: no observer.
 //   - NoopProvider: the API's no-op provider given explicitly, which New
@@ -47,8 +47,8 @@ func benchmarkPipeline(b *testing.B, mp metric.MeterProvider) {
 	p := stage.New("bench", opts)
 	src := stage.From(p, "source", countSource(b.N))
 	mapped := stage.Then(src, "map", stage.Map(func(_ context.Context, v int) (int, error) { return v + 1, nil }))
-	kept := stage.Then(mapped, "filter", stage.Filter(func(v int) bool { return v >= 0 }))
-	stage.Write(stage.Batch(kept, "batch", stage.BatchOptions{MaxCount: 1000}), "write",
+	filtered := stage.Then(mapped, "filter", stage.Filter(func(v int) bool { return v >= 0 }))
+	stage.Write(stage.Batch(filtered, "batch", stage.BatchOptions{MaxCount: 1000}), "write",
 		stage.WriterFunc[int](func(_ context.Context, batch []stage.Msg[int]) error {
 			written += len(batch)
 			return nil

@@ -46,9 +46,9 @@ func (in *Instrumentation) RecordReceive(ctx context.Context, n, redelivered int
 }
 
 // RecordSend records one publish of n messages to the broker that took
-// elapsed and returned err: the messages count as sent, with the attribute
-// error.type set to the class of err when it failed, and the duration goes
-// to the operation histogram. The publishing runtime calls it once per
+// elapsed and returned err. The messages count as sent, with error.type
+// set to the class of err when it failed, and the duration goes to the
+// operation histogram. The publishing runtime calls it once per
 // send or per batch of sends. A nil receiver records nothing.
 func (in *Instrumentation) RecordSend(ctx context.Context, n int, elapsed time.Duration, err error) {
 	if in == nil || !in.metering {

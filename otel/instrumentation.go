@@ -115,7 +115,7 @@ type Instrumentation struct {
 }
 
 // The bucket boundaries of the histograms. Batch sizes span one message to
-// the largest batches a MongoDB bulk write takes; write durations span a
+// the largest batches a MongoDB bulk write takes. Write durations span a
 // local write to a write that waits out a server selection timeout.
 var (
 	batchSizeBuckets     = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}

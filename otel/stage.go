@@ -79,10 +79,9 @@ func (in *Instrumentation) newStageAttrs(name string) *stageAttrs {
 }
 
 // StageObserver returns the observer to set as stage.Options.Observer. It
-// counts the messages each stage receives, sends and settles, the failed
-// and retried messages of each write, and records the size and duration of
-// every write attempt; with Options.Throughput set it also feeds the
-// throughput logger.
+// counts the messages each stage receives, sends and settles, and the
+// failed and retried messages of each write. It records the size and
+// duration of every write attempt, and feeds Options.Throughput if set.
 //
 // When the instrumentation has no meter provider (or the API's no-op one)
 // and no throughput logger, it returns the zero stage.Observer, with which
@@ -163,8 +162,8 @@ func (in *Instrumentation) stageWrote(name string, n, _ int, elapsed time.Durati
 	in.opts.Throughput.Add(max(n-failed, 0), failed)
 }
 
-// PipelineState is what ObservePipeline reads on each collection; a
-// *stage.Pipeline implements it.
+// PipelineState is the source of the gauges of ObservePipeline, read on
+// each collection. A *stage.Pipeline implements it.
 type PipelineState interface {
 	Stats() stage.Stats
 	Queues() []stage.Queue

@@ -72,8 +72,8 @@ func TestStageObserverCountsPipeline(t *testing.T) {
 
 	w := &flakyWriter{}
 	src := stage.From(p, "consume", countSource(10))
-	kept := stage.Then(src, "filter", stage.Filter(func(v int) bool { return v%5 != 0 }))
-	stage.Write(stage.Batch(kept, "batch", stage.BatchOptions{MaxCount: 4}), "write", w,
+	filtered := stage.Then(src, "filter", stage.Filter(func(v int) bool { return v%5 != 0 }))
+	stage.Write(stage.Batch(filtered, "batch", stage.BatchOptions{MaxCount: 4}), "write", w,
 		stage.WriteOptions{Retry: stage.RetryPolicy{Initial: -1}})
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatalf("Run: %v", err)

@@ -18,8 +18,8 @@ import (
 // of nested supervisors as well, so a pipeline running under the root
 // needs it in its own stage.Options.Supervisor only when it runs alone.
 //
-// The hook runs on the supervisor's event goroutine, never on a hot path;
-// the first event of a path allocates its attribute set, later ones
+// The hook runs on the supervisor's event goroutine, never on a hot path.
+// The first event of a path allocates its attribute set, later ones
 // nothing.
 func (in *Instrumentation) SupervisorHook() func(supervisor.Event) {
 	return func(e supervisor.Event) {

@@ -48,10 +48,10 @@ func attrValue(attrs []attribute.KeyValue, key attribute.Key) (attribute.Value, 
 }
 
 // TestTraceFollowsMessageFromPublishToWrite plays both runtimes against an
-// in-process broker: a source publishes three messages, each in a span of
-// its own whose context travels in the message's attributes, and a sink
-// writes the three in one batch span linked to all three, under which the
-// database write is a child span.
+// in-process broker. A source publishes three messages, each in a span of
+// its own whose context travels in the message's attributes. A sink writes
+// the three in one batch span linked to all three, and the database write
+// is a child of the batch span.
 func TestTraceFollowsMessageFromPublishToWrite(t *testing.T) {
 	const topic = "/default/orders"
 	tp, exp := newTracing(t)

@@ -2,8 +2,8 @@
 // Prometheus metrics, liveness and readiness.
 //
 // It is the one place of the library that depends on the OpenTelemetry SDK
-// and the Prometheus client, so that code instrumented through package
-// otel, which uses the OpenTelemetry API only, never pulls them in; only a
+// and the Prometheus client. Code instrumented through package otel uses
+// the OpenTelemetry API only and never pulls them in, because only a
 // binary, or a test, imports ops.
 //
 //	mp, metrics, err := ops.NewPrometheus()
