@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/danube-messaging/danube-connect-go/otel"
 	"github.com/danube-messaging/danube-connect-go/stage"
@@ -138,5 +140,29 @@ func BenchmarkStageObserverCalls(b *testing.B) {
 				obs.Wrote("write", 1000, 64000, time.Millisecond, nil)
 			}
 		})
+	}
+}
+
+// BenchmarkStartBatchSpanSDK is the cost of a batch span of 100 traced
+// messages, all linked, with the SDK recording it.
+func BenchmarkStartBatchSpanSDK(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(tracetest.NewNoopExporter())))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	inst, err := otel.New(otel.Options{Connector: "bench", TracerProvider: tp})
+	if err != nil {
+		b.Fatal(err)
+	}
+	attrs := make([]map[string]string, 100)
+	for i := range attrs {
+		ctx, span := tp.Tracer("bench").Start(context.Background(), "publish")
+		attrs[i] = otel.InjectTrace(ctx, nil)
+		span.End()
+	}
+	attrsOf := func(i int) map[string]string { return attrs[i] }
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		_, span := inst.StartBatchSpan(ctx, "/default/bench", len(attrs), attrsOf)
+		inst.EndSpan(span, nil)
 	}
 }

@@ -10,19 +10,19 @@ import (
 // clientAttrs holds the measurement options of the messaging.client
 // metrics, made once.
 type clientAttrs struct {
-	receive     attrOpts
-	send        attrOpts
-	sendError   map[ErrorClass]attrOpts
-	redelivered attrOpts
+	receive   attrOpts
+	send      attrOpts
+	sendError map[ErrorClass]attrOpts
+	base      attrOpts // the base attributes alone
 }
 
 func (in *Instrumentation) newClientAttrs() clientAttrs {
 	receive := in.with(semconv.MessagingOperationTypeReceive, semconv.MessagingOperationName("receive"))
 	c := clientAttrs{
-		receive:     receive,
-		send:        in.with(semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send")),
-		sendError:   make(map[ErrorClass]attrOpts),
-		redelivered: in.with(),
+		receive:   receive,
+		send:      in.with(semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send")),
+		sendError: make(map[ErrorClass]attrOpts),
+		base:      in.with(),
 	}
 	for _, class := range []ErrorClass{ClassRetryable, ClassInvalidData, ClassFatal} {
 		c.sendError[class] = in.with(semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"),
@@ -41,8 +41,21 @@ func (in *Instrumentation) RecordReceive(ctx context.Context, n, redelivered int
 	}
 	in.consumed.Add(ctx, int64(n), in.client.receive.add...)
 	if redelivered > 0 {
-		in.redelivered.Add(ctx, int64(redelivered), in.client.redelivered.add...)
+		in.redelivered.Add(ctx, int64(redelivered), in.client.base.add...)
 	}
+}
+
+// RecordLag records the lag of one batch: how long before its write the
+// oldest message in it was published, by the producer's PublishTime. The
+// sink runtime calls it once per batch written, not per message. The
+// producer's clock stamps the publish time, so a clock skew between the
+// two hosts shifts every value; a negative lag is recorded as 0. A nil
+// receiver records nothing.
+func (in *Instrumentation) RecordLag(ctx context.Context, lag time.Duration) {
+	if in == nil || !in.metering {
+		return
+	}
+	in.lag.Record(ctx, max(lag, 0).Seconds(), in.client.base.record...)
 }
 
 // RecordSend records one publish of n messages to the broker that took

@@ -53,10 +53,24 @@ func TestRecordSendCountsByOutcome(t *testing.T) {
 	}
 }
 
+func TestRecordLagPerBatch(t *testing.T) {
+	rig := newMetricsRig(t, otel.Options{})
+	ctx := context.Background()
+	rig.inst.RecordLag(ctx, 1500*time.Millisecond)
+	rig.inst.RecordLag(ctx, 500*time.Millisecond)
+	rig.inst.RecordLag(ctx, -time.Second) // a producer clock ahead of ours
+
+	rm := rig.collect(t)
+	if n, total := histogram(t, rm, otel.MetricLag); n != 3 || total != 2 {
+		t.Errorf("lag: count %d sum %v, want 3 and 2 (the negative lag as 0)", n, total)
+	}
+}
+
 func TestRecordersOfNilInstrumentationRecordNothing(t *testing.T) {
 	var inst *otel.Instrumentation
 	inst.RecordReceive(context.Background(), 1, 1)
 	inst.RecordSend(context.Background(), 1, time.Second, nil)
+	inst.RecordLag(context.Background(), time.Second)
 	if reg, err := inst.ObservePipeline(nil); err != nil || reg.Unregister() != nil {
 		t.Errorf("ObservePipeline on nil = %v", err)
 	}

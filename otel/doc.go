@@ -25,8 +25,9 @@
 //     retries, and the size and duration of each write. ObservePipeline
 //     adds the gauges that are read on collection: pending (unacknowledged)
 //     messages and bytes, and the depth of every channel.
-//   - RecordReceive and RecordSend, for the runtimes: messages consumed from
-//     and published to the broker, redeliveries, publish durations.
+//   - RecordReceive, RecordLag and RecordSend, for the runtimes: messages
+//     consumed from and published to the broker, redeliveries, the age of
+//     each batch's oldest message when written, publish durations.
 //   - StartPublishSpan and InjectTrace, for a source: a producer span per
 //     message, whose W3C traceparent and tracestate travel in the message's
 //     attributes. StartBatchSpan, for a sink: a consumer span per batch
@@ -62,6 +63,7 @@
 //	danube.connector.queue.capacity       danube_connector_queue_capacity                 danube.queue.from, danube.queue.to (gauge)
 //	danube.connector.batch.size           danube_connector_batch_size_{bucket,sum,count}  stage
 //	danube.connector.write.duration       danube_connector_write_duration_seconds_*       stage, error.type when failed
+//	danube.connector.lag                  danube_connector_lag_seconds_*                  -
 //	danube.connector.supervisor.restarts  danube_connector_supervisor_restarts_total      danube.supervisor.child.path
 //	danube.connector.supervisor.failures  danube_connector_supervisor_failures_total      child path
 //	danube.connector.supervisor.panics    danube_connector_supervisor_panics_total        child path
@@ -98,6 +100,7 @@
 //	})
 //	err := connector.Write(ctx, records)
 //	inst.EndSpan(span, err)
+//	inst.RecordLag(ctx, time.Since(oldestPublishTime))
 //
 // so that failures carry the sink's classes, it gives New a Classify that
 // maps sink.ClassOf to ErrorClass (ErrFatal to ClassFatal, ErrInvalidData

@@ -94,6 +94,7 @@ type Instrumentation struct {
 	queueCapacity metric.Int64ObservableGauge
 	batchSize     metric.Int64Histogram
 	writeDuration metric.Float64Histogram
+	lag           metric.Float64Histogram
 
 	restarts      metric.Int64Counter
 	failures      metric.Int64Counter
@@ -120,6 +121,8 @@ type Instrumentation struct {
 var (
 	batchSizeBuckets     = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}
 	writeDurationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+	// Lag spans a connector that keeps up to one that is a day behind.
+	lagBuckets = []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600}
 )
 
 // New returns the instrumentation of one connector. It creates every
@@ -207,6 +210,10 @@ func (in *Instrumentation) createInstruments() error {
 	in.writeDuration, err = m.Float64Histogram(MetricWriteDuration, metric.WithUnit("s"),
 		metric.WithDescription("Duration of each write attempt."),
 		metric.WithExplicitBucketBoundaries(writeDurationBuckets...))
+	errs = append(errs, err)
+	in.lag, err = m.Float64Histogram(MetricLag, metric.WithUnit("s"),
+		metric.WithDescription("Age of the oldest message of each batch when it was written."),
+		metric.WithExplicitBucketBoundaries(lagBuckets...))
 	errs = append(errs, err)
 
 	in.restarts = counter(MetricSupervisorRestarts, "{restart}", "Restarts of each child of the supervision tree.")

@@ -51,6 +51,10 @@ const (
 	// MetricWriteDuration is the histogram of the seconds each write
 	// attempt took.
 	MetricWriteDuration = "danube.connector.write.duration"
+	// MetricLag is the histogram of the age of the oldest message of each
+	// batch when it was written: the write time less the publish time
+	// that the producer stamped, in seconds.
+	MetricLag = "danube.connector.lag"
 	// MetricSupervisorRestarts counts the restarts of each child of the
 	// supervision tree, whatever caused them.
 	MetricSupervisorRestarts = "danube.connector.supervisor.restarts"
