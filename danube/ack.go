@@ -114,7 +114,7 @@ func (c *Consumer) acknowledge(ctx context.Context, j ackJob) error {
 // on the route of that partition's current session.
 func (c *Consumer) ackCall(ctx context.Context, j ackJob) error {
 	if j.msg == nil {
-		return localError(j.op(), c.opts.Topic, codes.InvalidArgument, errors.New("nil message"))
+		return localError(j.op(), c.opts.Topic, codes.InvalidArgument, errors.New("invalid nil message: pass a message returned by Receive"))
 	}
 	pc, ok := c.parts[j.msg.ID.Topic]
 	if !ok {

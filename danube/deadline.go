@@ -7,10 +7,10 @@ import (
 )
 
 // The deadline of every unary call comes from gRPC's default service
-// config rather than from a context.WithTimeout per call: gRPC derives one
-// context per call anyway, and with a method timeout it derives that one
-// with the deadline, so the deadline costs no extra context, timer or
-// allocation on the hot path. A caller's earlier deadline still wins.
+// config, not from a context.WithTimeout per call. gRPC derives one context
+// per call anyway, and with a method timeout it derives that one with the
+// deadline. So the deadline costs no extra context, timer or allocation on
+// the hot path. A caller's earlier deadline still wins.
 //
 // Every unary method this package calls is listed; ReceiveMessages, the
 // only streaming one, is not, because a stream lives as long as its
