@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
 	"github.com/danube-messaging/danube-connect-go/otel"
+	"github.com/danube-messaging/danube-connect-go/stage"
 	"github.com/danube-messaging/danube-connect-go/supervisor"
 )
 
@@ -107,4 +110,63 @@ func TestSupervisorHookOfNilInstrumentationDoesNotPanic(t *testing.T) {
 	var inst *otel.Instrumentation
 	hook := inst.SupervisorHook()
 	hook(supervisor.ChildFailed{ChildPath: "root/x", Err: errors.New("x")}) // must not panic
+}
+
+func TestSupervisorHookCountsPipelineRestarts(t *testing.T) {
+	rig := newMetricsRig(t, otel.Options{})
+	restarted := make(chan string, 8)
+	p := stage.New("sink", stage.Options{
+		Observer: rig.inst.StageObserver(),
+		Supervisor: []supervisor.Option{
+			supervisor.WithHook(rig.inst.SupervisorHook()),
+			supervisor.WithHook(func(e supervisor.Event) {
+				if s, ok := e.(supervisor.ChildStarted); ok && s.Restarts > 0 {
+					restarted <- s.ChildPath
+				}
+			}),
+			supervisor.WithBackoff(supervisor.Backoff{Initial: -1}),
+		},
+	})
+	calls := 0
+	src := stage.From(p, "consume", countSource(3))
+	stage.Write(stage.Batch(src, "batch", stage.BatchOptions{MaxCount: 3}), "write",
+		stage.WriterFunc[int](func(_ context.Context, batch []stage.Msg[int]) error {
+			calls++
+			if calls == 1 {
+				return stage.Fatal(errors.New("connection lost"))
+			}
+			return nil
+		}), stage.WriteOptions{})
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	// Rest-for-one restarts the write stage and the ack stage after it.
+	seen := map[string]bool{}
+	for !seen["sink/write"] || !seen["sink/ack"] {
+		select {
+		case path := <-restarted:
+			seen[path] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("restarts seen: %v, want sink/write and sink/ack", seen)
+		}
+	}
+
+	rm := rig.collect(t)
+	path := otel.AttrChildPath.String
+	for _, child := range []string{"sink/write", "sink/ack"} {
+		if got := sum(t, rm, otel.MetricSupervisorRestarts, path(child)); got != 1 {
+			t.Errorf("restarts of %s = %d, want 1", child, got)
+		}
+	}
+	if got := sum(t, rm, otel.MetricSupervisorFailures, path("sink/write")); got != 1 {
+		t.Errorf("failures of sink/write = %d, want 1", got)
+	}
+	fatal := semconv.ErrorTypeKey.String(string(otel.ClassFatal))
+	if got := sum(t, rm, otel.MetricMessagesFailed, otel.AttrStage.String("write"), fatal); got != 3 {
+		t.Errorf("fatal failures = %d, want 3 (the batch)", got)
+	}
+	if got := sum(t, rm, otel.MetricMessagesSettled, semconv.MessagingOperationName(otel.OperationAck)); got != 3 {
+		t.Errorf("acked = %d, want 3: the restarted stage wrote the batch again", got)
+	}
 }
