@@ -1,0 +1,425 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// color is a type read through UnmarshalText.
+type color int
+
+func (c *color) UnmarshalText(b []byte) error {
+	switch strings.ToLower(string(b)) {
+	case "red":
+		*c = 1
+	case "blue":
+		*c = 2
+	default:
+		return errors.New("must be red or blue")
+	}
+	return nil
+}
+
+func (c color) MarshalText() ([]byte, error) {
+	return []byte([]string{"", "red", "blue"}[c]), nil
+}
+
+type route struct {
+	Topic   string   `yaml:"topic" required:"true"`
+	Weight  int      `yaml:"weight" default:"5" min:"1" max:"10"`
+	Filters []string `yaml:"key_filters"`
+}
+
+type common struct {
+	URL   string `env:"TEST_URL" yaml:"url" required:"true"`
+	Token string `env:"TEST_TOKEN" yaml:"token" secret:"true"`
+}
+
+type testConfig struct {
+	common
+	Name     string            `env:"TEST_NAME" yaml:"name" default:"sink"`
+	Size     int               `env:"TEST_SIZE" yaml:"size" default:"1000" min:"1"`
+	Retries  uint              `env:"TEST_RETRIES" yaml:"retries" default:"3" max:"100"`
+	Backoff  time.Duration     `env:"TEST_BACKOFF_MS" yaml:"backoff_ms" unit:"ms" default:"1000" min:"0"`
+	Drain    time.Duration     `env:"TEST_DRAIN" yaml:"drain" default:"30s"`
+	Verbose  bool              `env:"TEST_VERBOSE" yaml:"verbose"`
+	Mode     string            `env:"TEST_MODE" yaml:"mode" oneof:"fast|safe" default:"safe"`
+	Color    color             `env:"TEST_COLOR" yaml:"color"`
+	Tags     []string          `env:"TEST_TAGS" yaml:"tags"`
+	Labels   map[string]string `env:"TEST_LABELS" yaml:"labels"`
+	Routes   []route           `yaml:"routes"`
+	Nested   nested            `yaml:"nested"`
+	validate func(c *testConfig, p *Problems)
+}
+
+type nested struct {
+	Level int `env:"TEST_LEVEL" yaml:"level" default:"2"`
+}
+
+func (c *testConfig) Validate(p *Problems) {
+	if c.validate != nil {
+		c.validate(c, p)
+	}
+}
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// problems returns the problems of err as strings, failing the test when
+// err is not a *Error.
+func problems(t *testing.T, err error) []string {
+	t.Helper()
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("Load returned %v (%T), want a *config.Error", err, err)
+	}
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("errors.Is(err, ErrInvalid) = false")
+	}
+	out := make([]string, len(cerr.Problems))
+	for i, p := range cerr.Problems {
+		out[i] = p.String()
+	}
+	return out
+}
+
+func TestLoadAppliesDefaults(t *testing.T) {
+	var cfg testConfig
+	err := Load(&cfg, Source{Lookup: env(map[string]string{"TEST_URL": "http://broker:6650"})})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Name", cfg.Name, "sink"},
+		{"Size", cfg.Size, 1000},
+		{"Retries", cfg.Retries, uint(3)},
+		{"Backoff", cfg.Backoff, time.Second},
+		{"Drain", cfg.Drain, 30 * time.Second},
+		{"Mode", cfg.Mode, "safe"},
+		{"Nested.Level", cfg.Nested.Level, 2},
+		{"URL", cfg.URL, "http://broker:6650"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestLoadKeepsPresetFields(t *testing.T) {
+	cfg := testConfig{Size: 7}
+	cfg.URL = "http://preset"
+	if err := Load(&cfg, Source{Lookup: env(nil)}); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if cfg.Size != 7 || cfg.URL != "http://preset" {
+		t.Errorf("Size, URL = %d, %q; want the preset 7, http://preset", cfg.Size, cfg.URL)
+	}
+}
+
+func TestLoadEnvOverridesFile(t *testing.T) {
+	path := writeFile(t, `
+url: http://from-file
+name: file-name
+size: 10
+backoff_ms: 250
+verbose: true
+tags: [a, b]
+labels: {team: data}
+nested:
+  level: 4
+`)
+	var cfg testConfig
+	err := Load(&cfg, Source{File: path, Lookup: env(map[string]string{
+		"TEST_NAME":   "env-name",
+		"TEST_SIZE":   " 20 ",
+		"TEST_LEVEL":  "9",
+		"TEST_TAGS":   "x, y ,,z",
+		"TEST_LABELS": "team=ops,tier=gold",
+		"TEST_MODE":   "   ", // blank: unset
+	})})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"URL from the file", cfg.URL, "http://from-file"},
+		{"Name from the environment", cfg.Name, "env-name"},
+		{"Size from the environment", cfg.Size, 20},
+		{"Backoff from the file", cfg.Backoff, 250 * time.Millisecond},
+		{"Verbose from the file", cfg.Verbose, true},
+		{"Mode default, blank env ignored", cfg.Mode, "safe"},
+		{"Nested.Level from the environment", cfg.Nested.Level, 9},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if !reflect.DeepEqual(cfg.Tags, []string{"x", "y", "z"}) {
+		t.Errorf("Tags = %q, want [x y z]", cfg.Tags)
+	}
+	if !reflect.DeepEqual(cfg.Labels, map[string]string{"team": "ops", "tier": "gold"}) {
+		t.Errorf("Labels = %v", cfg.Labels)
+	}
+}
+
+func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
+	path := writeFile(t, `
+size: 0
+retries: many
+Color: red
+drain: 10
+routes:
+  - topic: /default/a
+    weight: 11
+  - weight: 2
+`)
+	var cfg testConfig
+	err := Load(&cfg, Source{File: path, Lookup: env(map[string]string{
+		"TEST_BACKOFF_MS": "abc",
+		"TEST_VERBOSE":    "maybe",
+		"TEST_MODE":       "slow",
+		"TEST_COLOR":      "green",
+	})})
+	got := problems(t, err)
+	// Values that do not parse come first, from the file then from the
+	// environment, then the values that parse but break a rule.
+	want := []string{
+		`retries (line 3): must be an integer from 0 to 100, got "many"`,
+		`Color (line 4): unknown key; did you mean color?`,
+		`drain (line 5): must be a duration such as 500ms or 1m30s, got "10"`,
+		`TEST_BACKOFF_MS: must be a non-negative number of milliseconds, got "abc"`,
+		`TEST_VERBOSE: must be true or false, got "maybe"`,
+		`TEST_COLOR: must be red or blue, got "green"`,
+		`TEST_URL: missing: set TEST_URL, or url in the configuration file`,
+		`size (line 2): must be a positive integer, got "0"`,
+		`TEST_MODE: must be one of fast or safe, got "slow"`,
+		`routes[0].weight (line 8): must be an integer from 1 to 10, got "11"`,
+		`routes[1].topic: missing: set routes[1].topic in the configuration file`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !strings.HasPrefix(err.Error(), "invalid configuration (file "+path+" and environment): 11 problems\n\t") {
+		t.Errorf("Error() = %q", err.Error())
+	}
+}
+
+func TestLoadNamesKeyWhereValueCameFrom(t *testing.T) {
+	fromFile := writeFile(t, "url: x\nsize: -1\n")
+	var cfg testConfig
+	got := problems(t, Load(&cfg, Source{File: fromFile, Lookup: env(nil)}))
+	if want := `size (line 2): must be a positive integer, got "-1"`; len(got) != 1 || got[0] != want {
+		t.Errorf("file value: problems %q, want [%s]", got, want)
+	}
+
+	// Rules apply to the final value: the environment's valid value hides
+	// the file's invalid one.
+	cfg = testConfig{}
+	if err := Load(&cfg, Source{File: fromFile, Lookup: env(map[string]string{"TEST_SIZE": "5"})}); err != nil {
+		t.Errorf("env overriding an out-of-range file value: %v", err)
+	}
+
+	cfg = testConfig{}
+	got = problems(t, Load(&cfg, Source{Lookup: env(map[string]string{"TEST_URL": "x", "TEST_SIZE": "-2"})}))
+	if want := `TEST_SIZE: must be a positive integer, got "-2"`; len(got) != 1 || got[0] != want {
+		t.Errorf("env value: problems %q, want [%s]", got, want)
+	}
+}
+
+func TestLoadKeepsSecretsOutOfProblems(t *testing.T) {
+	type secretConfig struct {
+		Token string `env:"S_TOKEN" yaml:"token" secret:"true" oneof:"a|b"`
+		PIN   int    `env:"S_PIN" yaml:"pin" secret:"true" min:"1000"`
+	}
+	const secret = "hunter2-very-secret"
+	path := writeFile(t, "pin: "+secret+"\n")
+	var cfg secretConfig
+	err := Load(&cfg, Source{File: path, Lookup: env(map[string]string{"S_TOKEN": secret})})
+	if err == nil {
+		t.Fatal("Load accepted invalid secrets")
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("the error shows the secret: %v", err)
+	}
+	got := problems(t, err)
+	want := []string{"pin (line 1): must be an integer of at least 1000", "S_TOKEN: must be one of a or b"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+}
+
+func TestLoadReadsListOfStructs(t *testing.T) {
+	path := writeFile(t, `
+url: u
+routes:
+  - topic: /default/a
+    key_filters: ["eu-*", "us-*"]
+  - topic: /default/b
+    weight: 9
+`)
+	var cfg testConfig
+	if err := Load(&cfg, Source{File: path, Lookup: env(nil)}); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := []route{
+		{Topic: "/default/a", Weight: 5, Filters: []string{"eu-*", "us-*"}},
+		{Topic: "/default/b", Weight: 9},
+	}
+	if !reflect.DeepEqual(cfg.Routes, want) {
+		t.Errorf("Routes = %+v, want %+v", cfg.Routes, want)
+	}
+}
+
+func TestValidateNamesFieldsBySource(t *testing.T) {
+	path := writeFile(t, "url: u\nroutes:\n  - topic: /a\n  - topic: /a\n")
+	cfg := testConfig{validate: func(c *testConfig, p *Problems) {
+		p.Add("routes[1].topic", "repeats the topic of routes[0]")
+		p.Add("name", "is taken")
+		p.Add("size", "ignored because of the earlier problem")
+		p.Add("routes", "too many")
+	}}
+	got := problems(t, Load(&cfg, Source{File: path, Lookup: env(map[string]string{"TEST_NAME": "x", "TEST_SIZE": "zero"})}))
+	want := []string{
+		`TEST_SIZE: must be a positive integer, got "zero"`,
+		`routes[1].topic (line 4): repeats the topic of routes[0]`,
+		`TEST_NAME: is taken`,
+		`routes: too many`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestLoadReportsFileProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		file func(t *testing.T) string
+		want string
+	}{
+		{"missing", func(t *testing.T) string { return filepath.Join(t.TempDir(), "none.yaml") }, "does not exist"},
+		{"not yaml", func(t *testing.T) string { return writeFile(t, "url: [unclosed\n") }, "is not valid YAML: line "},
+		{"not a mapping", func(t *testing.T) string { return writeFile(t, "- a\n- b\n") }, "must be a mapping of keys to values, got a list"},
+		{"duplicate key", func(t *testing.T) string { return writeFile(t, "url: a\nurl: b\n") }, "is given twice, first on line 1"},
+		{"list for a value", func(t *testing.T) string { return writeFile(t, "url: [a]\n") }, "must be a valid value, got a list"},
+		{"value for a list", func(t *testing.T) string { return writeFile(t, "routes: x\n") }, "must be a list of mappings, got a single value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cfg testConfig
+			got := problems(t, Load(&cfg, Source{File: tt.file(t), Lookup: env(map[string]string{"TEST_URL": "u"})}))
+			if len(got) != 1 || !strings.Contains(got[0], tt.want) {
+				t.Errorf("problems %q, want one containing %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadAcceptsEmptyFile(t *testing.T) {
+	var cfg testConfig
+	err := Load(&cfg, Source{File: writeFile(t, "\n# nothing\n"), Lookup: env(map[string]string{"TEST_URL": "u"})})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+}
+
+func TestLoadRejectsUnusableTargets(t *testing.T) {
+	type badDefault struct {
+		N int `env:"N" default:"ten"`
+	}
+	type badUnit struct {
+		N int `env:"N" unit:"ms"`
+	}
+	type badType struct {
+		C chan int `env:"C"`
+	}
+	type dupKey struct {
+		A string `yaml:"a"`
+		B string `yaml:"a"`
+	}
+	tests := []struct {
+		name string
+		dst  any
+		want string
+	}{
+		{"not a pointer", testConfig{}, "non-nil pointer to a struct"},
+		{"nil pointer", (*testConfig)(nil), "non-nil pointer to a struct"},
+		{"bad default", &badDefault{}, `invalid default tag "ten"`},
+		{"unit on an int", &badUnit{}, "unit is only for time.Duration"},
+		{"unsupported type", &badType{}, "unsupported type chan int"},
+		{"duplicate key", &dupKey{}, `YAML key "a" is used twice`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Load(tt.dst, Source{Lookup: env(nil)})
+			if err == nil || errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load = %v, want a program error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDescribeRedactsSecrets(t *testing.T) {
+	cfg := testConfig{Size: 5, Backoff: 1500 * time.Millisecond, Color: 2, Tags: []string{"a", "b"}}
+	cfg.Token = "s3cret"
+	cfg.URL = "http://broker"
+	cfg.Labels = map[string]string{"z": "1", "a": "2"}
+	got := map[string]Setting{}
+	for _, s := range Describe(&cfg) {
+		got[s.Key] = s
+	}
+	want := map[string]string{
+		"url":        "http://broker",
+		"token":      Redacted,
+		"size":       "5",
+		"backoff_ms": "1500",
+		"drain":      "",
+		"color":      "blue",
+		"tags":       "a,b",
+		"labels":     "a=2,z=1",
+	}
+	for key, value := range want {
+		if got[key].Value != value {
+			t.Errorf("Describe %s = %q, want %q", key, got[key].Value, value)
+		}
+	}
+	if got["token"].Env != "TEST_TOKEN" {
+		t.Errorf("Describe token Env = %q", got["token"].Env)
+	}
+	if text := fmt.Sprint(LogValue(cfg)); strings.Contains(text, "s3cret") {
+		t.Errorf("LogValue shows the secret: %s", text)
+	}
+}
+
+func TestSnakeCase(t *testing.T) {
+	for in, want := range map[string]string{"MaxRetries": "max_retries", "URL": "url", "ServiceURL": "service_url", "TLSCAFile": "tlsca_file", "Port2": "port2"} {
+		if got := snakeCase(in); got != want {
+			t.Errorf("snakeCase(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

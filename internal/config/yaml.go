@@ -1,0 +1,183 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"reflect"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// readFile reads the YAML file at path into v, recording every problem.
+func (ld *loader) readFile(path string, v reflect.Value, s *structSpec) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		msg := "cannot be read"
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			msg = "does not exist"
+		case errors.Is(err, fs.ErrPermission):
+			msg = "cannot be read: permission denied"
+		}
+		ld.probs.addAt(path, 0, msg)
+		return
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return
+	}
+
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		// yaml.v3 names the line and the rule broken, never a value.
+		ld.probs.addAt(path, 0, "is not valid YAML: "+strings.TrimPrefix(err.Error(), "yaml: "))
+		return
+	}
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		ld.decodeStruct(doc.Content[0], v, s, "")
+	}
+}
+
+// resolve follows an alias to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || n.Kind == 0 || n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// nodeKind names a node's kind for a message.
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return "a single value"
+}
+
+// decodeStruct reads the mapping n into the struct v.
+func (ld *loader) decodeStruct(n *yaml.Node, v reflect.Value, s *structSpec, prefix string) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		where := prefix
+		if where == "" {
+			where = "the top level"
+		}
+		ld.probs.addAt(where, n.Line, "must be a mapping of keys to values, got "+nodeKind(n))
+		return
+	}
+
+	firstLine := make(map[string]int)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := resolve(n.Content[i]), n.Content[i+1]
+		path := joinPath(prefix, k.Value)
+		if line, dup := firstLine[k.Value]; dup {
+			ld.probs.addAt(path, k.Line, fmt.Sprintf("is given twice, first on line %d", line))
+			continue
+		}
+		firstLine[k.Value] = k.Line
+
+		f := s.byKey[k.Value]
+		if f == nil {
+			ld.probs.addAt(path, k.Line, unknownKey(k.Value, s))
+			continue
+		}
+		fv := v.FieldByIndex(f.index)
+		switch f.kind {
+		case kindLeaf:
+			ld.decodeLeaf(resolve(val), ld.leafAt(path, f, fv))
+		case kindStruct:
+			ld.decodeStruct(val, fv, f.elem, path)
+		case kindStructSlice:
+			ld.decodeList(resolve(val), fv, f, path)
+		}
+	}
+}
+
+// unknownKey returns the message for a key the struct does not have,
+// suggesting the key meant when only its case or separators differ.
+func unknownKey(key string, s *structSpec) string {
+	norm := func(k string) string { return strings.ReplaceAll(strings.ToLower(k), "-", "_") }
+	for known := range s.byKey {
+		if norm(known) == norm(key) {
+			return fmt.Sprintf("unknown key; did you mean %s?", known)
+		}
+	}
+	return "unknown key"
+}
+
+// decodeLeaf reads a value node into a value field.
+func (ld *loader) decodeLeaf(n *yaml.Node, l *leaf) {
+	if isNull(n) {
+		return
+	}
+	l.origin, l.line = originFile, n.Line
+	t := l.typ
+
+	switch {
+	case n.Kind == yaml.ScalarNode:
+		ld.set(l, n.Value)
+	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+		items := make([]string, 0, len(n.Content))
+		for _, item := range n.Content {
+			item = resolve(item)
+			if item.Kind != yaml.ScalarNode {
+				ld.probs.add(l, "must be a list of single values, got "+nodeKind(item)+" as an item")
+				return
+			}
+			items = append(items, item.Value)
+		}
+		tmp := reflect.New(t).Elem()
+		if err := l.parseItems(tmp, items); err != nil {
+			ld.probs.add(l, l.mismatch(strings.Join(items, ", "), err))
+			return
+		}
+		l.v.Set(tmp)
+		l.raw = strings.Join(items, ",")
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Map:
+		m := reflect.MakeMapWithSize(t, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := resolve(n.Content[i]), resolve(n.Content[i+1])
+			if val.Kind != yaml.ScalarNode {
+				ld.probs.add(l, fmt.Sprintf("the value of %s must be a single value, got %s", k.Value, nodeKind(val)))
+				return
+			}
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), reflect.ValueOf(val.Value).Convert(t.Elem()))
+		}
+		l.v.Set(m)
+	default:
+		ld.probs.add(l, "must be "+l.want()+", got "+nodeKind(n))
+	}
+}
+
+// decodeList reads a sequence of mappings into a list of structs. Each
+// element starts from the defaults of its fields.
+func (ld *loader) decodeList(n *yaml.Node, fv reflect.Value, f *fieldSpec, path string) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		ld.probs.addAt(path, n.Line, "must be a list of mappings, got "+nodeKind(n))
+		return
+	}
+	list := reflect.MakeSlice(f.typ, len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		elemPath := fmt.Sprintf("%s[%d]", path, i)
+		ev := list.Index(i)
+		ld.walk(ev, f.elem, elemPath, ld.applyDefault)
+		ld.decodeStruct(item, ev, f.elem, elemPath)
+	}
+	fv.Set(list)
+}
