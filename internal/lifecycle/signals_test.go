@@ -1,0 +1,266 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/danube-messaging/danube-connect-go/internal/clock"
+	"github.com/danube-messaging/danube-connect-go/internal/config"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeSignals replaces signal.Notify: the test sends signals itself.
+type fakeSignals struct {
+	registered chan chan<- os.Signal
+	stopped    chan struct{}
+}
+
+func newFakeSignals() *fakeSignals {
+	return &fakeSignals{registered: make(chan chan<- os.Signal, 1), stopped: make(chan struct{}, 1)}
+}
+
+func (f *fakeSignals) options(o Options) Options {
+	o.notify = func(c chan<- os.Signal, _ ...os.Signal) { f.registered <- c }
+	o.stop = func(chan<- os.Signal) { f.stopped <- struct{}{} }
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return o
+}
+
+// channel waits for RunWithSignals to register for signals.
+func (f *fakeSignals) channel(t *testing.T) chan<- os.Signal {
+	t.Helper()
+	select {
+	case c := <-f.registered:
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunWithSignals did not register for signals")
+		return nil
+	}
+}
+
+// testService runs until its context is done, then drains until released
+// or forced.
+type testService struct {
+	started  chan struct{}
+	stopping chan error // the cause of the context's end
+	release  chan struct{}
+	forced   chan struct{}
+	result   error
+	ignore   bool // ignore Force
+}
+
+func newTestService() *testService {
+	return &testService{
+		started:  make(chan struct{}),
+		stopping: make(chan error, 1),
+		release:  make(chan struct{}),
+		forced:   make(chan struct{}, 1),
+	}
+}
+
+func (s *testService) Run(ctx context.Context) error {
+	close(s.started)
+	<-ctx.Done()
+	s.stopping <- context.Cause(ctx)
+	select {
+	case <-s.release:
+	case <-s.forced:
+	}
+	return s.result
+}
+
+func (s *testService) Force() {
+	if !s.ignore {
+		s.forced <- struct{}{}
+	}
+}
+
+// run starts RunWithSignals and returns its result channel.
+func run(ctx context.Context, svc Service, o Options) <-chan error {
+	res := make(chan error, 1)
+	go func() { res <- RunWithSignals(ctx, svc, o) }()
+	return res
+}
+
+func wait[T any](t *testing.T, ch <-chan T, event string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", event)
+		var zero T
+		return zero
+	}
+}
+
+func TestRunWithSignalsReturnsServiceResult(t *testing.T) {
+	fs := newFakeSignals()
+	boom := errors.New("boom")
+	res := run(context.Background(), ServiceFunc(func(context.Context) error { return boom }), fs.options(Options{}))
+	fs.channel(t)
+	if err := wait(t, res, "the result"); !errors.Is(err, boom) {
+		t.Errorf("RunWithSignals = %v, want %v", err, boom)
+	}
+	wait(t, fs.stopped, "signal.Stop")
+}
+
+func TestFirstSignalDrainsAndReturnsNil(t *testing.T) {
+	fs := newFakeSignals()
+	svc := newTestService()
+	res := run(context.Background(), svc, fs.options(Options{}))
+	sigs := fs.channel(t)
+	wait(t, svc.started, "Run to start")
+
+	sigs <- syscall.SIGTERM
+	cause := wait(t, svc.stopping, "the service's context to end")
+	var serr *SignalError
+	if !errors.As(cause, &serr) || serr.Signal != syscall.SIGTERM {
+		t.Errorf("context cause = %v, want a *SignalError for SIGTERM", cause)
+	}
+	svc.result = context.Canceled // a clean drain reported the usual way
+	close(svc.release)
+
+	err := wait(t, res, "the result")
+	if err != nil {
+		t.Errorf("RunWithSignals = %v, want nil after a clean drain", err)
+	}
+	if code := ExitCode(err); code != 0 {
+		t.Errorf("ExitCode = %d, want 0", code)
+	}
+}
+
+func TestParentContextEndStartsDrain(t *testing.T) {
+	fs := newFakeSignals()
+	svc := newTestService()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	res := run(ctx, svc, fs.options(Options{}))
+	fs.channel(t)
+	wait(t, svc.started, "Run to start")
+
+	stop := errors.New("parent stopping")
+	cancel(stop)
+	if cause := wait(t, svc.stopping, "the service's context to end"); !errors.Is(cause, stop) {
+		t.Errorf("context cause = %v, want %v", cause, stop)
+	}
+	close(svc.release)
+	if err := wait(t, res, "the result"); err != nil {
+		t.Errorf("RunWithSignals = %v, want nil", err)
+	}
+}
+
+func TestSecondSignalForcesStop(t *testing.T) {
+	fs := newFakeSignals()
+	svc := newTestService()
+	svc.result = errors.New("nacked 3 messages")
+	res := run(context.Background(), svc, fs.options(Options{}))
+	sigs := fs.channel(t)
+	wait(t, svc.started, "Run to start")
+
+	sigs <- syscall.SIGINT
+	wait(t, svc.stopping, "the service's context to end")
+	sigs <- syscall.SIGTERM
+
+	err := wait(t, res, "the result")
+	var ferr *ForcedError
+	if !errors.As(err, &ferr) || !errors.Is(err, ErrForced) {
+		t.Fatalf("RunWithSignals = %v, want a *ForcedError", err)
+	}
+	if ferr.Signal != syscall.SIGTERM {
+		t.Errorf("ForcedError.Signal = %v, want SIGTERM", ferr.Signal)
+	}
+	if !errors.Is(err, svc.result) {
+		t.Errorf("RunWithSignals = %v, want it to wrap the service's error", err)
+	}
+	if code := ExitCode(err); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("ExitCode = %d, want %d", code, 128+int(syscall.SIGTERM))
+	}
+}
+
+func TestDrainDeadlineForcesStop(t *testing.T) {
+	fs := newFakeSignals()
+	clk := clock.NewFake(time.Time{})
+	svc := newTestService()
+	res := run(context.Background(), svc, fs.options(Options{DrainTimeout: 20 * time.Second, Clock: clk}))
+	sigs := fs.channel(t)
+	wait(t, svc.started, "Run to start")
+
+	sigs <- syscall.SIGTERM
+	wait(t, svc.stopping, "the service's context to end")
+	if err := clk.BlockUntil(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(19 * time.Second)
+	select {
+	case err := <-res:
+		t.Fatalf("RunWithSignals returned %v before the drain deadline", err)
+	default:
+	}
+	clk.Advance(time.Second)
+
+	err := wait(t, res, "the result")
+	if !errors.Is(err, ErrDrainTimeout) || errors.Is(err, ErrStopTimeout) {
+		t.Errorf("RunWithSignals = %v, want ErrDrainTimeout without ErrStopTimeout", err)
+	}
+	if code := ExitCode(err); code != ExitFailure {
+		t.Errorf("ExitCode = %d, want %d", code, ExitFailure)
+	}
+}
+
+func TestIgnoredForceLeavesService(t *testing.T) {
+	fs := newFakeSignals()
+	clk := clock.NewFake(time.Time{})
+	svc := newTestService()
+	svc.ignore = true
+	res := run(context.Background(), svc, fs.options(Options{Clock: clk, ForceTimeout: time.Second}))
+	sigs := fs.channel(t)
+	wait(t, svc.started, "Run to start")
+
+	sigs <- syscall.SIGTERM
+	wait(t, svc.stopping, "the service's context to end")
+	sigs <- syscall.SIGTERM
+	// Two timers: the drain deadline and the force timeout.
+	if err := clk.BlockUntil(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+
+	err := wait(t, res, "the result")
+	if !errors.Is(err, ErrForced) || !errors.Is(err, ErrStopTimeout) {
+		t.Errorf("RunWithSignals = %v, want ErrForced and ErrStopTimeout", err)
+	}
+	close(svc.release) // let the abandoned Run end before goleak looks
+}
+
+func TestExitCode(t *testing.T) {
+	cfgErr := &config.Error{Problems: []config.Problem{{Key: "BATCH_SIZE", Message: "must be a positive integer"}}}
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"nil", nil, ExitOK},
+		{"failure", errors.New("boom"), ExitFailure},
+		{"invalid configuration", fmt.Errorf("load: %w", cfgErr), ExitInvalidConfig},
+		{"forced by SIGINT", &ForcedError{Signal: syscall.SIGINT}, 130},
+		{"forced and stuck", fmt.Errorf("%w: %w", &ForcedError{Signal: syscall.SIGTERM}, ErrStopTimeout), 143},
+		{"drain timeout", fmt.Errorf("%w after 30s", ErrDrainTimeout), ExitFailure},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ExitCode(tt.err); got != tt.want {
+				t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+			}
+		})
+	}
+}
