@@ -83,12 +83,19 @@ func (c *Consumer) report(j ackJob, err error) {
 	case c.opts.OnAsyncError != nil:
 		c.opts.OnAsyncError(j.msg, err)
 	default:
+		// Failures come in bursts when a broker goes away, so only the 1st,
+		// 2nd, 4th, 8th, … are logged, with the running count.
+		n := c.asyncFailures.Add(1)
+		if n&(n-1) != 0 {
+			return
+		}
 		var id MessageID
 		if j.msg != nil {
 			id = j.msg.ID
 		}
 		c.log.Warn("asynchronous "+j.op()+" failed; the broker will redeliver the message",
-			slog.String("partition", id.Topic), slog.Uint64("offset", id.Offset), slog.Any("error", err))
+			slog.String("partition", id.Topic), slog.Uint64("offset", id.Offset),
+			slog.Uint64("failures_so_far", n), slog.Any("error", err))
 	}
 }
 

@@ -106,7 +106,7 @@ type ConsumerOptions struct {
 	AckConcurrency int
 	// OnAsyncError is called with the message and the error of an AckAsync
 	// or NackAsync whose done callback is nil. nil means such errors are
-	// logged at warning level.
+	// logged at warning level, the 1st, 2nd, 4th, 8th and so on.
 	OnAsyncError func(msg *Message, err error)
 }
 
@@ -132,6 +132,8 @@ type Consumer struct {
 	deliver   chan delivery
 	acks      *workpool.Pool[ackJob]
 	requestID atomic.Uint64
+	// asyncFailures counts failed asynchronous acks reported to the log.
+	asyncFailures atomic.Uint64
 
 	life    context.Context
 	cancel  context.CancelFunc

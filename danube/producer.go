@@ -108,7 +108,9 @@ type sendJob struct {
 // NewProducer creates the producer on the broker (one per partition),
 // after a lookup of the topic's owner, retrying retryable failures while
 // ctx allows. A schema reference is resolved to a schema id and version
-// once, here.
+// once, here. The broker creates a missing topic, but not a missing
+// namespace: it replies UNAVAILABLE, which is retried until ctx ends, so
+// create namespaces first (Admin.CreateNamespace).
 func (c *Client) NewProducer(ctx context.Context, opts ProducerOptions) (*Producer, error) {
 	if err := checkProducerOptions(&opts); err != nil {
 		return nil, err
