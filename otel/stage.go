@@ -148,8 +148,9 @@ func (in *Instrumentation) stageWrote(name string, n, _ int, elapsed time.Durati
 	if retryable > 0 {
 		in.failed.Add(ctx, int64(retryable), a.retryable.add...)
 		// TODO(limit): the stage package reports write attempts, not the
-		// retries it decides, so this counts every retryable failure as
-		// retried, including those of the last attempt, which are nacked.
+		// retries it decides, so every retryable failure counts as retried.
+		// That over-counts the failures of a last attempt and those marked
+		// Redeliver, which are nacked instead.
 		in.retried.Add(ctx, int64(retryable), a.plain.add...)
 	}
 	if invalid > 0 {
