@@ -423,3 +423,42 @@ func TestSnakeCase(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultsFillsOnlyZeroFields(t *testing.T) {
+	cfg := testConfig{Size: 7}
+	if err := Defaults(&cfg); err != nil {
+		t.Fatalf("Defaults: %v", err)
+	}
+	if cfg.Size != 7 {
+		t.Errorf("Size = %d, want the preset 7", cfg.Size)
+	}
+	if cfg.Name != "sink" || cfg.Backoff != time.Second || cfg.Nested.Level != 2 {
+		t.Errorf("Name, Backoff, Nested.Level = %q, %v, %d; want the defaults sink, 1s, 2", cfg.Name, cfg.Backoff, cfg.Nested.Level)
+	}
+	if cfg.URL != "" {
+		t.Errorf("URL = %q, want it left empty", cfg.URL)
+	}
+}
+
+func TestCheckFlagsZeroNumbers(t *testing.T) {
+	cfg := testConfig{Mode: "slow", Routes: []route{{Topic: "/a", Weight: 0}}}
+	cfg.URL = "http://broker"
+	got := problems(t, Check(&cfg))
+	want := []string{
+		`TEST_SIZE: must be a positive integer, got "0"`,
+		`TEST_MODE: must be one of fast or safe, got "slow"`,
+		`routes[0].weight: must be an integer from 1 to 10, got "0"`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	valid := testConfig{}
+	if err := Defaults(&valid); err != nil {
+		t.Fatal(err)
+	}
+	valid.URL = "http://broker"
+	if err := Check(&valid); err != nil {
+		t.Errorf("Check of a defaulted configuration: %v", err)
+	}
+}

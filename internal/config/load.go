@@ -36,6 +36,7 @@ const (
 	originDefault
 	originFile
 	originEnv
+	originProgram // set by the program, for Check
 )
 
 // leaf is one value field of the configuration being loaded.
@@ -93,11 +94,7 @@ func (l *leaf) displayKey() string {
 // The value of a field tagged `secret:"true"` never appears in a problem,
 // nor in Describe.
 func Load(dst any, src Source) error {
-	rv := reflect.ValueOf(dst)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
-		return fmt.Errorf("config: Load needs a non-nil pointer to a struct, got %T", dst)
-	}
-	spec, err := specOf(rv.Elem().Type())
+	v, spec, err := target(dst)
 	if err != nil {
 		return err
 	}
@@ -106,21 +103,68 @@ func Load(dst any, src Source) error {
 	}
 
 	ld := &loader{probs: newProblems()}
-	v := rv.Elem()
 	ld.walk(v, spec, "", ld.applyDefault)
 	if src.File != "" {
 		ld.readFile(src.File, v, spec)
 	}
 	ld.walkTop(v, spec, "", func(l *leaf) { ld.applyEnv(l, src.Lookup) })
 	ld.walk(v, spec, "", ld.check)
+	return ld.finish(dst, src.File)
+}
+
+// Defaults sets every zero field of the struct that dst points to whose
+// tag `default:"..."` is set, nested structs and lists of structs
+// included. It returns an error only when dst is not a pointer to a
+// struct Load can fill.
+func Defaults(dst any) error {
+	v, spec, err := target(dst)
+	if err != nil {
+		return err
+	}
+	ld := &loader{probs: newProblems()}
+	ld.walk(v, spec, "", ld.applyDefault)
+	return nil
+}
+
+// Check validates a configuration that the program filled itself: every
+// field is checked against its tags as Load checks it, a zero number
+// included, and then Validate runs. It changes nothing, and returns nil,
+// a *Error, or an error when dst is not a pointer to a struct Load can
+// fill.
+func Check(dst any) error {
+	v, spec, err := target(dst)
+	if err != nil {
+		return err
+	}
+	ld := &loader{probs: newProblems()}
+	ld.walk(v, spec, "", func(l *leaf) {
+		l.origin = originProgram
+		ld.check(l)
+	})
+	return ld.finish(dst, "")
+}
+
+func target(dst any) (reflect.Value, *structSpec, error) {
+	rv := reflect.ValueOf(dst)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+		return reflect.Value{}, nil, fmt.Errorf("config: need a non-nil pointer to a struct, got %T", dst)
+	}
+	spec, err := specOf(rv.Elem().Type())
+	if err != nil {
+		return reflect.Value{}, nil, err
+	}
+	return rv.Elem(), spec, nil
+}
+
+// finish runs Validate and returns the problems found, if any.
+func (ld *loader) finish(dst any, file string) error {
 	if val, ok := dst.(Validator); ok {
 		val.Validate(ld.probs)
 	}
-
 	if len(ld.probs.list) == 0 {
 		return nil
 	}
-	return &Error{File: src.File, Problems: ld.probs.list}
+	return &Error{File: file, Problems: ld.probs.list}
 }
 
 // loader holds the state of one Load.
