@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/danube-messaging/danube-connect-go/sink"
@@ -232,7 +233,9 @@ func (w *batchWrite) send(ctx context.Context, g *group, chunk []int) (stop, err
 		w.models = append(w.models, writeModel(&w.docs[i]))
 	}
 
-	_, err := g.coll.BulkWrite(ctx, w.models, w.opts)
+	opCtx, cancel := context.WithTimeout(ctx, w.s.cfg.Timeout)
+	_, err := g.coll.BulkWrite(opCtx, w.models, w.opts)
+	cancel()
 	clear(w.models)
 	if err == nil {
 		for _, i := range chunk {
@@ -334,7 +337,12 @@ func (w *batchWrite) settle(ctx context.Context, g *group, chunk []int, bulk mon
 	}
 
 	if reach == len(chunk) {
-		if concernErr != nil && ordered {
+		switch {
+		case concernErr == nil:
+			return stopNothing, nil
+		case sink.ClassOf(concernErr) == sink.ErrFatal:
+			return stopAll, concernErr
+		case ordered:
 			return stopGroup, concernErr
 		}
 		return stopNothing, nil
@@ -415,7 +423,7 @@ func (w *batchWrite) verifyDuplicates(ctx context.Context, g *group, chunk []int
 		switch {
 		case err != nil:
 			w.fail(i, sink.Retryable(fmt.Errorf("insert into %s hit a duplicate key, and reading the stored document back failed: %w", g.ns, w.s.scrub.scrub(err))))
-		case found && bytes.Equal(existing, d.doc):
+		case found && sameDocument(existing, d.doc):
 			w.states[i] = stateWritten
 		case found:
 			w.fail(i, sink.InvalidData(fmt.Errorf("insert into %s: a different document with _id %s exists; the insert write model keeps the first, use replace to overwrite: %w", g.ns, d.id, we)))
@@ -432,7 +440,7 @@ func (w *batchWrite) verifyDuplicates(ctx context.Context, g *group, chunk []int
 		existing, found := stored[idKey(d.id)]
 		switch {
 		case !found:
-		case bytes.Equal(existing, d.doc):
+		case sameDocument(existing, d.doc):
 			w.states[i] = stateWritten
 		default:
 			w.fail(i, sink.InvalidData(fmt.Errorf("insert into %s: a different document with _id %s exists; the insert write model keeps the first, use replace to overwrite", g.ns, d.id)))
@@ -442,6 +450,8 @@ func (w *batchWrite) verifyDuplicates(ctx context.Context, g *group, chunk []int
 
 // findByID returns the documents that filter selects, by _id.
 func (w *batchWrite) findByID(ctx context.Context, g *group, filter bson.Raw) (map[string]bson.Raw, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.s.cfg.Timeout)
+	defer cancel()
 	cursor, err := g.coll.Find(ctx, filter)
 	if err != nil {
 		return nil, err
@@ -509,4 +519,50 @@ func (w *batchWrite) result() error {
 		return nil
 	}
 	return &sink.BatchError{Failures: failures}
+}
+
+// sameDocument reports whether a stored document is the one the sink would
+// write. Servers store documents byte for byte, with one exception seen in
+// FerretDB 1.24, which stores -0.0 as 0.0, so a difference in bytes is
+// checked again comparing doubles by value.
+func sameDocument(stored, doc bson.Raw) bool {
+	if bytes.Equal(stored, doc) {
+		return true
+	}
+	return sameElements(stored, doc)
+}
+
+func sameElements(a, b bson.Raw) bool {
+	aElems, err := a.Elements()
+	if err != nil {
+		return false
+	}
+	bElems, err := b.Elements()
+	if err != nil || len(aElems) != len(bElems) {
+		return false
+	}
+	for i := range aElems {
+		if aElems[i].Key() != bElems[i].Key() {
+			return false
+		}
+		av, bv := aElems[i].Value(), bElems[i].Value()
+		if av.Type != bv.Type {
+			return false
+		}
+		switch av.Type {
+		case bson.TypeDouble:
+			if av.Double() != bv.Double() && !(math.IsNaN(av.Double()) && math.IsNaN(bv.Double())) {
+				return false
+			}
+		case bson.TypeEmbeddedDocument, bson.TypeArray:
+			if !sameElements(av.Value, bv.Value) {
+				return false
+			}
+		default:
+			if !bytes.Equal(av.Value, bv.Value) {
+				return false
+			}
+		}
+	}
+	return true
 }

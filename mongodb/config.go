@@ -157,8 +157,9 @@ type Config struct {
 	// the server's default. 0 is rejected: unacknowledged writes leave the
 	// sink unable to know what was written.
 	WriteConcern string `yaml:"write_concern"`
-	// Timeout bounds each operation the sink sends (a bulk write, a
-	// ping), including server selection and retries. Default 30s.
+	// Timeout bounds each request the sink sends (a bulk write, a read
+	// back, a ping), including server selection and the driver's retries,
+	// within whatever deadline the caller's context has. Default 30s.
 	Timeout time.Duration `yaml:"timeout"`
 }
 

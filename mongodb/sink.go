@@ -160,6 +160,8 @@ func (s *Sink) Open(ctx context.Context) error {
 // readLimits runs the hello command, which also proves that the server is
 // reachable and the credentials good, and keeps the server's batch limits.
 func (s *Sink) readLimits(ctx context.Context, conn *connection) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
 	var hello struct {
 		MaxWriteBatchSize   int `bson:"maxWriteBatchSize"`
 		MaxMessageSizeBytes int `bson:"maxMessageSizeBytes"`
@@ -202,13 +204,16 @@ func (s *Sink) Close(ctx context.Context) error {
 	return nil
 }
 
-// Health pings the primary. It returns nil when the sink can write now, and
-// otherwise a retryable error (ErrNotOpen before Open).
+// Health pings the primary, waiting at most Config.Timeout. It returns nil
+// when the sink can write now, and otherwise a retryable error (ErrNotOpen
+// before Open).
 func (s *Sink) Health(ctx context.Context) error {
 	conn := s.conn.Load()
 	if conn == nil {
 		return sink.Retryable(ErrNotOpen)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
 	if err := conn.client.Ping(ctx, readpref.Primary()); err != nil {
 		return sink.Retryable(fmt.Errorf("mongodb ping %s: %w", RedactURI(s.cfg.ConnectionString), s.scrub.scrub(err)))
 	}
