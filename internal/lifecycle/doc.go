@@ -15,6 +15,10 @@
 // service that can cut the drain short implements Forcer; RunWithSignals
 // calls Force on a second signal, or when the drain deadline passes.
 //
+// Serve adds the operations endpoints of a binary around the same run:
+// /metrics, /healthz and /readyz on METRICS_PORT, answering until the
+// service has drained.
+//
 // Both runtimes, sink and source, are such services, and their binaries
 // share this package.
 package lifecycle

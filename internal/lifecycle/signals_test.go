@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/danube-messaging/danube-connect-go/internal/clock"
 	"github.com/danube-messaging/danube-connect-go/internal/config"
+	"github.com/danube-messaging/danube-connect-go/otel/ops"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -262,5 +265,69 @@ func TestExitCode(t *testing.T) {
 				t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestServeAnswersChecksUntilServiceReturns(t *testing.T) {
+	fs := newFakeSignals()
+	svc := newTestService()
+	notReady := errors.New("broker not connected")
+	addrs := make(chan string, 1)
+	o := ServeOptions{
+		Options: fs.options(Options{}),
+		Addr:    "127.0.0.1:0",
+		Ready:   func(context.Context) error { return notReady },
+		Started: func(addr string) { addrs <- addr },
+	}
+	res := make(chan error, 1)
+	go func() { res <- Serve(context.Background(), svc, o) }()
+	sigs := fs.channel(t)
+	addr := wait(t, addrs, "the endpoints to listen")
+	wait(t, svc.started, "Run to start")
+
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("GET /healthz = %d, want 200", code)
+	}
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, notReady.Error()) {
+		t.Errorf("GET /readyz = %d %q, want 503 naming %q", code, body, notReady)
+	}
+
+	sigs <- syscall.SIGTERM
+	wait(t, svc.stopping, "the service's context to end")
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("GET /healthz during the drain = %d, want 200", code)
+	}
+	close(svc.release)
+	if err := wait(t, res, "the result"); err != nil {
+		t.Errorf("Serve = %v, want nil", err)
+	}
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		t.Error("the endpoints still answer after Serve returned")
+	}
+}
+
+func TestServeFailsOnPortInUse(t *testing.T) {
+	first := ops.NewServer("127.0.0.1:0", nil, nil, nil)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Shutdown(context.Background())
+
+	fs := newFakeSignals()
+	started := false
+	svc := ServiceFunc(func(context.Context) error { started = true; return nil })
+	err := Serve(context.Background(), svc, ServeOptions{Options: fs.options(Options{}), Addr: first.Addr()})
+	if err == nil || started {
+		t.Errorf("Serve = %v with the service started %v; want an error before the start", err, started)
 	}
 }
