@@ -158,6 +158,15 @@ func (pp *partitionProducer) send(ctx context.Context, msg *Message) error {
 				if giveUp := pp.classifyFailure(ctx, err); giveUp != nil {
 					return giveUp
 				}
+				// A create that keeps failing with NOT_FOUND or
+				// PERMISSION_DENIED (no auto-creation, no permission) uses
+				// up the same budget as sends that fail so.
+				if !IsRetryable(err) {
+					recoveries++
+					if recoveries > maxSendRecoveries {
+						return newError("send", pp.topic, err)
+					}
+				}
 				lastErr = err
 				if retry == nil {
 					retry = newRetrier(p.client.cfg.clock, p.client.cfg.backoff)

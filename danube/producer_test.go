@@ -91,6 +91,36 @@ func TestSendGivesUpWhenRecreationDoesNotHelp(t *testing.T) {
 	}
 }
 
+func TestSendGivesUpWhenRecreateIsDenied(t *testing.T) {
+	f := startFakeBroker(t, nil)
+	var creates atomic.Int32
+	f.set(func(h *fakeHandlers) {
+		h.create = func(req *danubepb.ProducerRequest) (*danubepb.ProducerResponse, error) {
+			if creates.Add(1) > 1 {
+				return nil, status.Error(codes.PermissionDenied, "not able to create the producer")
+			}
+			return &danubepb.ProducerResponse{ProducerId: 1}, nil
+		}
+		h.send = func(*danubepb.StreamMessage) error { return status.Error(codes.NotFound, "producer unknown") }
+	})
+	c := newTestClient(t, f.addr, WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond}))
+	ctx := testContext(t)
+	p, err := c.NewProducer(ctx, ProducerOptions{Topic: "/default/t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	// With a context that never ends, the send must still stop.
+	err = p.Send(context.Background(), Message{Payload: []byte("x")})
+	if !errors.Is(err, ErrPermissionDenied) {
+		t.Fatalf("Send = %v, want the create's ErrPermissionDenied", err)
+	}
+	if n := creates.Load(); n > 1+maxSendRecoveries {
+		t.Fatalf("%d creates, want at most %d", n, 1+maxSendRecoveries)
+	}
+}
+
 func TestSendRetriesUnavailableWithBackoff(t *testing.T) {
 	f := startFakeBroker(t, nil)
 	var failures atomic.Int32
