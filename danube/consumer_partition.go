@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -23,6 +24,11 @@ const maxNotFoundRetries = 8
 // is only reached by messages never acknowledged, such as those of a
 // non-reliable topic (where acks are optional).
 const maxTrackedDeliveries = 20000
+
+// stableStream is how long a stream must have lived, even without
+// messages, for its end to count as a new failure rather than the next
+// step of the current backoff.
+const stableStream = 30 * time.Second
 
 // partitionConsumer reads one topic or partition. Its session (the broker's
 // consumer id, the route, and the cancel function of the open stream) is
@@ -128,7 +134,8 @@ func (pc *partitionConsumer) subscribeWithRetry(ctx context.Context) error {
 func (pc *partitionConsumer) run() {
 	c := pc.c
 	ctx := c.life
-	retry := newRetrier(c.client.cfg.clock, c.client.cfg.backoff)
+	clk := c.client.cfg.clock
+	retry := newRetrier(clk, c.client.cfg.backoff)
 	notFound := 0
 	reconnecting := false
 
@@ -155,19 +162,21 @@ func (pc *partitionConsumer) run() {
 				continue
 			}
 			pc.session.Store(s)
+			if reconnecting {
+				reconnecting = false
+				pc.log.Info("partition subscribed again", slog.Uint64("consumer_id", s.id))
+			}
 		}
 
+		opened := clk.Now()
 		received, err := pc.receive(ctx, s)
 		if ctx.Err() != nil {
 			return
 		}
-		if received > 0 {
+		if received > 0 || clk.Since(opened) >= stableStream {
+			// The stream worked: the next failure starts a fresh backoff.
 			retry.reset()
 			notFound = 0
-		}
-		if reconnecting && (received > 0 || err == nil) {
-			reconnecting = false
-			pc.log.Info("partition stream restored", slog.Uint64("consumer_id", s.id))
 		}
 		pc.session.CompareAndSwap(s, nil)
 
