@@ -380,6 +380,13 @@ func TestProxyHeaderOnEveryTopicCall(t *testing.T) {
 			}, nil
 		}
 	})
+	nacks := make(chan *danubepb.NackRequest, 1)
+	f.set(func(h *fakeHandlers) {
+		h.nack = func(req *danubepb.NackRequest) error {
+			nacks <- req
+			return nil
+		}
+	})
 	clk := clock.NewFake(time.Time{})
 	c := newTestClient(t, f.addr, WithClock(clk))
 	ctx := testContext(t)
@@ -392,13 +399,30 @@ func TestProxyHeaderOnEveryTopicCall(t *testing.T) {
 	if err := p.Send(ctx, Message{Payload: []byte("x")}); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	if err := clk.BlockUntil(ctx, 1); err != nil {
+	cons, err := c.NewConsumer(ctx, ConsumerOptions{Topic: "/default/t", Subscription: "s"})
+	if err != nil {
+		t.Fatalf("NewConsumer: %v", err)
+	}
+	defer cons.Close()
+	msg := &Message{ID: MessageID{Topic: "/default/t"}}
+	if err := cons.Ack(ctx, msg); err != nil {
+		t.Fatalf("Ack: %v", err)
+	}
+	if err := cons.Nack(ctx, msg, time.Second, "later"); err != nil {
+		t.Fatalf("Nack: %v", err)
+	}
+	nack := <-nacks
+	if nack.GetDelayMs() != 1000 || nack.GetReason() != "later" || nack.GetSubscriptionName() != "s" || nack.GetMsgId().GetTopicName() != "/default/t" {
+		t.Errorf("nack request %v, want delay 1000 ms, reason, subscription and message id", nack)
+	}
+	waitFor(t, func() bool { return len(f.callsTo("/ReceiveMessages")) > 0 })
+	if err := clk.BlockUntil(ctx, 2); err != nil { // the producer's and the consumer's health tickers
 		t.Fatal(err)
 	}
 	clk.Advance(5 * time.Second)
-	waitFor(t, func() bool { return len(f.callsTo("/HealthCheck")) > 0 })
+	waitFor(t, func() bool { return len(f.callsTo("/HealthCheck")) >= 2 })
 
-	for _, m := range []string{"/CreateProducer", "/SendMessage", "/HealthCheck"} {
+	for _, m := range []string{"/CreateProducer", "/SendMessage", "/HealthCheck", "/Subscribe", "/ReceiveMessages", "/Ack", "/Nack"} {
 		calls := f.callsTo(m)
 		if len(calls) == 0 {
 			t.Fatalf("no %s call", m)
