@@ -177,7 +177,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithClock sets the clock of every timer: backoff waits, health checks,
-// publish times. Tests pass a fake clock; the default is the real one.
+// publish times. Tests of this module pass a fake clock from its internal
+// clock package; the default is the real clock.
 func WithClock(clk clock.Clock) Option {
 	return func(c *config) error {
 		c.clock = clock.OrReal(clk)
