@@ -171,6 +171,22 @@ func (c *Client) lookup(ctx context.Context, topic string) (route, error) {
 	return route{conn: conn, brokerURL: resp.GetBrokerUrl(), proxy: resp.GetProxy() && resp.GetBrokerUrl() != ""}, nil
 }
 
+// Partitions returns the topics that make up topic, as a Consumer reads
+// them: topic itself for a non-partitioned topic, its partitions
+// (topic-part-0, …) in index order for a partitioned one. It fails with
+// ErrNoPartitions (NotFound) when neither exists, and retries retryable
+// failures while ctx allows. Per-partition admin settings, such as the
+// failure policy, need these names.
+func (c *Client) Partitions(ctx context.Context, topic string) ([]string, error) {
+	if err := ValidateTopic(topic); err != nil {
+		return nil, err
+	}
+	if c.isClosed() {
+		return nil, closedError("topic partitions", topic)
+	}
+	return c.partitionsWithRetry(ctx, topic)
+}
+
 // partitions returns the topics that make up topic: [topic] for a
 // non-partitioned topic, its partitions in index order for a partitioned
 // one. The broker answers with every topic whose name starts with topic,
@@ -210,4 +226,22 @@ func (c *Client) partitions(ctx context.Context, topic string) ([]string, error)
 		names[i] = p.name
 	}
 	return names, nil
+}
+
+// partitionsWithRetry discovers the partitions, retrying retryable
+// failures while ctx allows.
+func (c *Client) partitionsWithRetry(ctx context.Context, topic string) ([]string, error) {
+	var retry *retrier
+	for {
+		names, err := c.partitions(ctx, topic)
+		if err == nil || !IsRetryable(err) {
+			return names, err
+		}
+		if retry == nil {
+			retry = newRetrier(c.cfg.clock, c.cfg.backoff)
+		}
+		if retry.wait(ctx, nil) != nil {
+			return nil, contextError(ctx, "topic partitions", topic, err)
+		}
+	}
 }

@@ -150,6 +150,29 @@ func TestConformancePartitionedTopic(t *testing.T) {
 	}
 }
 
+func TestConformanceClientListsPartitions(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	parted, plain := topic(t), topic(t)
+	createTopic(t, c, parted, true, 3)
+	createTopic(t, c, plain, true, 0)
+
+	got, err := c.Partitions(testContext(t), parted)
+	if err != nil || len(got) != 3 || got[0] != danube.PartitionName(parted, 0) || got[2] != danube.PartitionName(parted, 2) {
+		t.Fatalf("Partitions(partitioned) = %v, %v; want its 3 partitions in order", got, err)
+	}
+	got, err = c.Partitions(testContext(t), plain)
+	if err != nil || len(got) != 1 || got[0] != plain {
+		t.Fatalf("Partitions(non-partitioned) = %v, %v; want the topic itself", got, err)
+	}
+	if _, err := c.Partitions(testContext(t), topic(t)); !errors.Is(err, danube.ErrNoPartitions) {
+		t.Fatalf("Partitions(missing) = %v, want ErrNoPartitions", err)
+	}
+	if _, err := c.Partitions(testContext(t), "nope"); !errors.Is(err, danube.ErrInvalidTopic) {
+		t.Fatalf("Partitions(invalid) = %v, want ErrInvalidTopic", err)
+	}
+}
+
 func TestConformanceExclusiveRejectsSecondName(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(t)

@@ -130,6 +130,10 @@ type Consumer struct {
 
 	parts     map[string]*partitionConsumer
 	deliver   chan delivery
+	// stashed holds partition failures that ReceiveBatch took from
+	// deliver after it had messages to return; Receive returns them first.
+	stashMu sync.Mutex
+	stashed []error
 	acks      *workpool.Pool[ackJob]
 	requestID atomic.Uint64
 	// asyncFailures counts failed asynchronous acks reported to the log.
@@ -246,24 +250,6 @@ func checkConsumerOptions(o *ConsumerOptions) (danubepb.ConsumerRequest_Subscrip
 	return wtype, nil
 }
 
-// partitionsWithRetry discovers the partitions, retrying retryable
-// failures while ctx allows.
-func (c *Client) partitionsWithRetry(ctx context.Context, topic string) ([]string, error) {
-	var retry *retrier
-	for {
-		names, err := c.partitions(ctx, topic)
-		if err == nil || !IsRetryable(err) {
-			return names, err
-		}
-		if retry == nil {
-			retry = newRetrier(c.cfg.clock, c.cfg.backoff)
-		}
-		if retry.wait(ctx, nil) != nil {
-			return nil, contextError(ctx, "topic partitions", topic, err)
-		}
-	}
-}
-
 func (c *Consumer) abort() {
 	c.closed.Store(true)
 	close(c.closing)
@@ -288,24 +274,6 @@ func (c *Consumer) Partitions() []string {
 		names = append(names, name)
 	}
 	return sortPartitions(names)
-}
-
-// Receive returns the next message of any partition, waiting until one
-// arrives, ctx ends or the consumer closes (ErrClosed). When a partition
-// stops for good, Receive returns that failure once, as an *Error naming
-// the partition; later calls go on with the other partitions.
-func (c *Consumer) Receive(ctx context.Context) (*Message, error) {
-	if c.closed.Load() {
-		return nil, closedError("receive", c.opts.Topic)
-	}
-	select {
-	case d := <-c.deliver:
-		return d.msg, d.err
-	case <-ctx.Done():
-		return nil, contextError(ctx, "receive", c.opts.Topic, nil)
-	case <-c.closing:
-		return nil, closedError("receive", c.opts.Topic)
-	}
 }
 
 // Close stops the consumer: Ack and Nack calls already started complete,
