@@ -128,12 +128,12 @@ type Consumer struct {
 	wtype  danubepb.ConsumerRequest_SubscriptionType
 	log    *slog.Logger
 
-	parts     map[string]*partitionConsumer
-	deliver   chan delivery
+	parts   map[string]*partitionConsumer
+	deliver chan delivery
 	// stashed holds partition failures that ReceiveBatch took from
 	// deliver after it had messages to return; Receive returns them first.
-	stashMu sync.Mutex
-	stashed []error
+	stashMu   sync.Mutex
+	stashed   []error
 	acks      *workpool.Pool[ackJob]
 	requestID atomic.Uint64
 	// asyncFailures counts failed asynchronous acks reported to the log.
