@@ -27,12 +27,13 @@ const (
 	stateFailed
 )
 
-// batchWrite is the state of one Write call. The sink keeps one and reuses
-// its buffers from batch to batch.
+// batchWrite is the state of one Write call. The sink keeps them in a pool
+// and reuses their buffers from batch to batch.
 type batchWrite struct {
-	s    *Sink
-	conn *connection
-	opts *options.BulkWriteOptionsBuilder
+	s     *Sink
+	conn  *connection
+	opts  *options.BulkWriteOptionsBuilder
+	build *builder
 
 	batch  []*sink.Record
 	docs   []document
@@ -49,7 +50,7 @@ type batchWrite struct {
 	dups     []int
 	probes   []int
 
-	// stopped is why the batch stopped before its end, or nil.
+	// stopped is the cause that ended the batch early, or nil.
 	stopped error
 }
 
@@ -62,7 +63,7 @@ type group struct {
 	records []int
 }
 
-// stop says what a failed bulk request stops.
+// stop is the part of a batch that a failed bulk request ends.
 type stop uint8
 
 const (
@@ -104,7 +105,7 @@ func resize[T any](s []T, n int) []T {
 // collection. A record whose document cannot be built fails here.
 func (w *batchWrite) prepare() {
 	for i, r := range w.batch {
-		d, arena, err := w.s.build.build(r, w.arena)
+		d, arena, err := w.build.build(r, w.arena)
 		w.arena = arena
 		if err != nil {
 			w.fail(i, err)
@@ -139,6 +140,8 @@ func (w *batchWrite) group(name string) *group {
 
 // collection returns the handle of the named collection.
 func (c *connection) collection(name string) *mongo.Collection {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	coll, ok := c.collections[name]
 	if !ok {
 		coll = c.db.Collection(name)
@@ -263,10 +266,10 @@ func (w *batchWrite) send(ctx context.Context, g *group, chunk []int) (stop, err
 // The server works through a request in order. An ordered request stops
 // at its first write error: the records before it were written and those
 // after it were not reached. When the record it stopped at needs no retry
-// (it was invalid, or already written), the records after it stay pending,
-// to be sent again; otherwise they fail as retryable and the rest of the
-// collection's records with them, so that nothing overtakes a record that
-// will be retried. An unordered request goes on past an error in a
+// (it was invalid, or already written), the records after it stay pending
+// and are sent again. Otherwise they fail as retryable, and so does the
+// rest of the collection's records, so that nothing overtakes a record
+// that will be retried. An unordered request goes on past an error in a
 // document, but may stop at a failure of the server itself (a stepdown, a
 // shutdown), so records after a retryable or fatal write error are
 // treated as not reached.
@@ -289,7 +292,7 @@ func (w *batchWrite) settle(ctx context.Context, g *group, chunk []int, bulk mon
 	}
 
 	// reach is the first position that stopped, or may have stopped, the
-	// server; the records after it without an error of their own were not
+	// server. The records after it without an error of their own were not
 	// written.
 	reach := len(chunk)
 	w.dups = w.dups[:0]
@@ -378,8 +381,8 @@ func (w *batchWrite) settle(ctx context.Context, g *group, chunk []int, bulk mon
 // failed with a duplicate key, by reading the documents with their _ids
 // back: an insert whose document is stored exactly as it would write it
 // was written before, by an earlier delivery of the same message. The
-// pending inserts from position probeFrom on are read in the same query
-// and settled the same way when they are stored; the others stay pending.
+// same query reads the pending inserts from position probeFrom on. Those
+// that are stored are settled the same way, and the others stay pending.
 func (w *batchWrite) verifyDuplicates(ctx context.Context, g *group, chunk []int, bulk mongo.BulkWriteException, probeFrom int) {
 	probes := w.probes[:0]
 	for p := probeFrom; p < len(chunk); p++ {

@@ -9,14 +9,15 @@ import (
 	"time"
 )
 
-// WriteModel is how the sink writes a record's document.
+// WriteModel is the kind of write the sink makes of a record: insert,
+// replace or update.
 type WriteModel string
 
 const (
-	// WriteInsert inserts the document. When a document with its _id exists,
-	// the sink reads it back: if it is the same document, the record was
-	// written before (a redelivery) and counts as written; otherwise the
-	// record is invalid data.
+	// WriteInsert inserts the document. When a document with its _id
+	// exists, the sink reads it back. If it is the same document, the
+	// record was written before (a redelivery) and counts as written.
+	// Otherwise the record is invalid data.
 	WriteInsert WriteModel = "insert"
 	// WriteReplace replaces the document with the same _id, or inserts it
 	// (an upsert): the last write wins.
@@ -27,7 +28,7 @@ const (
 	WriteUpdate WriteModel = "update"
 )
 
-// IDStrategy is where a document's _id comes from.
+// IDStrategy is the source of a document's _id.
 type IDStrategy string
 
 const (
@@ -50,15 +51,15 @@ const (
 	IDDeterministic IDStrategy = "deterministic"
 )
 
-// NonJSONPolicy is what the sink does with a payload that is not a JSON
-// object.
+// NonJSONPolicy is the treatment of a payload that is not a JSON object.
 type NonJSONPolicy string
 
 const (
 	// NonJSONStore stores the payload in the document field named by
-	// Config.PayloadField, next to the message metadata: a JSON value that
-	// is not an object (an array, a string, a number) as that value, and
-	// anything else as binary data (subtype 0) holding the exact bytes.
+	// Config.PayloadField, next to the message metadata. A JSON value that
+	// is not an object (an array, a string, a number) is stored as that
+	// value. Anything else is stored as binary data (subtype 0) with the
+	// exact bytes.
 	NonJSONStore NonJSONPolicy = "store"
 	// NonJSONReject reports the record as invalid data, so that the runtime
 	// sends it to the dead-letter topic.
@@ -111,7 +112,7 @@ type Config struct {
 	// the server write past any failure.
 	OrderedInserts bool `yaml:"ordered_inserts"`
 
-	// IDStrategy is where the _id comes from: deterministic (the default),
+	// IDStrategy is the source of the _id: deterministic (the default),
 	// driver, key, attribute or field.
 	IDStrategy IDStrategy `yaml:"id_strategy"`
 	// IDField is the attribute name for the attribute strategy, or the

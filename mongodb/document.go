@@ -107,17 +107,17 @@ func (b *builder) build(r *sink.Record, arena []byte) (document, []byte, error) 
 	var d document
 	d.kind = b.kindOf(r)
 
-	hasPayload, err := b.convertPayload(r, d.kind == kindDelete)
+	isObject, err := b.convertPayload(r, d.kind == kindDelete)
 	if err != nil {
 		return d, arena, sink.InvalidData(err)
 	}
 
-	if d.collection, err = b.collectionOf(r, hasPayload); err != nil {
+	if d.collection, err = b.collectionOf(r, isObject); err != nil {
 		return d, arena, sink.InvalidData(err)
 	}
 
 	idStart := len(arena)
-	arena, err = b.appendID(r, hasPayload, arena)
+	arena, err = b.appendID(r, isObject, arena)
 	if err != nil {
 		return d, arena[:idStart], sink.InvalidData(err)
 	}
@@ -179,10 +179,10 @@ func (b *builder) kindOf(r *sink.Record) writeKind {
 }
 
 // convertPayload converts r's payload into b.payload and reports whether
-// there is one. A payload that is not a JSON object is wrapped in the
-// payload field or rejected, following the non-JSON policy. For a delete,
-// a payload that does not convert is ignored: only a JSON object can give
-// a delete its _id or collection.
+// it is a JSON object. A payload that is not is wrapped in the payload
+// field or rejected, following the non-JSON policy. For a delete, a
+// payload that is not a JSON object is ignored: only an object can give a
+// delete its _id or collection.
 func (b *builder) convertPayload(r *sink.Record, isDelete bool) (bool, error) {
 	b.payload = b.payload[:0]
 	b.elements = b.elements[:0]
@@ -238,7 +238,7 @@ func (b *builder) convertPayload(r *sink.Record, isDelete bool) (bool, error) {
 		switch {
 		case err == nil:
 			b.payload = closeDocument(b.payload, 0)
-			return true, nil
+			return false, nil
 		case !errors.As(err, &syntax):
 			return false, err
 		}
@@ -248,13 +248,14 @@ func (b *builder) convertPayload(r *sink.Record, isDelete bool) (bool, error) {
 	b.payload = append(b.payload, 0)
 	b.payload = appendBinary(b.payload, 0, in)
 	b.payload = closeDocument(b.payload, 0)
-	return true, nil
+	return false, nil
 }
 
 // collectionOf returns the collection of r: from the collection field of
-// its payload when it has one, else from its topic, else the default.
-func (b *builder) collectionOf(r *sink.Record, hasPayload bool) (string, error) {
-	if b.collectionPath != nil && hasPayload {
+// its payload when the payload is a JSON object with that field, else from
+// its topic, else the default.
+func (b *builder) collectionOf(r *sink.Record, isObject bool) (string, error) {
+	if b.collectionPath != nil && isObject {
 		v, err := bsoncore.Document(b.payload).LookupErr(b.collectionPath...)
 		if err == nil {
 			name, ok := v.StringValueOK()
@@ -275,7 +276,7 @@ func (b *builder) collectionOf(r *sink.Record, hasPayload bool) (string, error) 
 
 // appendID appends the document's _id element to arena: the payload's own
 // _id, or the one the strategy gives.
-func (b *builder) appendID(r *sink.Record, hasPayload bool, arena []byte) ([]byte, error) {
+func (b *builder) appendID(r *sink.Record, isObject bool, arena []byte) ([]byte, error) {
 	payloadID := -1
 	for _, off := range b.elements {
 		if bytes.HasPrefix(b.payload[off+1:], []byte("_id\x00")) {
@@ -315,8 +316,8 @@ func (b *builder) appendID(r *sink.Record, hasPayload bool, arena []byte) ([]byt
 		arena[typePos] = typeString
 		arena = appendBSONString(arena, []byte(v))
 	case IDField:
-		if !hasPayload {
-			return arena, &DocumentError{Field: b.cfg.IDField, Reason: "the record has no JSON payload, which id_strategy field takes the _id from"}
+		if !isObject {
+			return arena, &DocumentError{Field: b.cfg.IDField, Reason: "the payload is not a JSON object, which id_strategy field takes the _id from"}
 		}
 		v, err := bsoncore.Document(b.payload).LookupErr(b.idPath...)
 		if err != nil {
@@ -428,7 +429,7 @@ func (b *builder) appendDocument(r *sink.Record, idElement []byte, arena []byte)
 // checkTopLevelName applies the sink's rules for top-level field names.
 // MongoDB 5.0 and later store a top-level name that starts with '$' when
 // inserting, but not in a replacement or an update, where it reads as an
-// operator; the sink rejects it for every write model alike, so that a
+// operator. The sink rejects it for every write model alike, so that a
 // record's validity does not depend on the model. Names the sink itself
 // writes (metadata, timestamp) may not come from the payload. An update
 // also rejects a name with a '.' or an empty name, because $set would read

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/danube-messaging/danube-connect-go/sink"
@@ -31,10 +32,11 @@ const messageHeadroom = 1 << 20
 
 // Sink writes Danube messages to MongoDB collections. It implements
 // sink.Connector: the runtime calls Open, then Write for each batch, Health
-// for readiness and Close at the end, one call at a time, except Health,
-// which is safe to call at any time.
+// for readiness and Close at the end. Write and Health are safe for
+// concurrent use, with each other and with themselves; Open and Close must
+// not run concurrently with any other call.
 //
-// Create it with New. A Sink holds one MongoDB client, created by Open;
+// Create it with New. A Sink holds one MongoDB client, created by Open.
 // Open may be called again after Close or after a failure, and creates a
 // new client.
 type Sink struct {
@@ -49,17 +51,20 @@ type Sink struct {
 	// below the server's limit; tests set it to split a batch.
 	maxChunkDocs int
 
-	build *builder
-	batch batchWrite
+	// writers holds the buffers of Write calls, one *batchWrite per
+	// concurrent call, reused from batch to batch.
+	writers sync.Pool
 }
 
 // connection is an open client with what the sink learned from the server.
 type connection struct {
-	client      *mongo.Client
-	db          *mongo.Database
+	client   *mongo.Client
+	db       *mongo.Database
+	maxDocs  int
+	maxBytes int
+
+	mu          sync.Mutex
 	collections map[string]*mongo.Collection
-	maxDocs     int
-	maxBytes    int
 }
 
 // Option configures a Sink beyond its Config.
@@ -90,8 +95,8 @@ func New(cfg Config, opts ...Option) (*Sink, error) {
 		cfg:    cfg,
 		logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		scrub:  newScrubber(cfg.ConnectionString),
-		build:  newBuilder(cfg),
 	}
+	s.writers.New = func() any { return &batchWrite{build: newBuilder(cfg)} }
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -100,11 +105,12 @@ func New(cfg Config, opts ...Option) (*Sink, error) {
 
 var _ sink.Connector = (*Sink)(nil)
 
-// Open connects to MongoDB, checks the connection with a ping and reads
-// the server's limits. It closes the client of an earlier Open first. An
-// error for a bad connection string, a w:0 write concern or failed
-// authentication is fatal; any other is retryable. No error shows the
-// connection string's credentials.
+// Open connects to MongoDB and runs the hello command, which proves the
+// server reachable and the credentials good, and reads the server's batch
+// limits. It closes the client of an earlier Open first. An error for a
+// bad connection string, a w:0 write concern or failed authentication is
+// fatal, and any other is retryable. No error shows the connection
+// string's credentials.
 func (s *Sink) Open(ctx context.Context) error {
 	if old := s.conn.Swap(nil); old != nil {
 		if err := old.client.Disconnect(ctx); err != nil {
@@ -120,7 +126,7 @@ func (s *Sink) Open(ctx context.Context) error {
 		f(opts)
 	}
 	if err := opts.Validate(); err != nil {
-		return sink.Fatal(fmt.Errorf("mongodb connection string %s: %w", RedactURI(s.cfg.ConnectionString), s.scrub.scrub(err)))
+		return sink.Fatal(fmt.Errorf("mongodb client options for %s: %w", RedactURI(s.cfg.ConnectionString), s.scrub.scrub(err)))
 	}
 	if !opts.WriteConcern.Acknowledged() {
 		return sink.Fatal(errors.New("mongodb write concern w:0 is not allowed: unacknowledged writes leave the sink unable to know which documents were written, which defeats at-least-once delivery"))
@@ -221,18 +227,19 @@ func (s *Sink) Health(ctx context.Context) error {
 }
 
 // Write writes batch and returns nil when every record was written, or a
-// *sink.BatchError naming each record that was not, with its class:
-// invalid data for a record whose document cannot be written (checked
-// before sending, or rejected by the server), retryable for one that was
-// not written or not known to be written, fatal for a failure that stops
-// the connector. Records are grouped by collection, in the order of their
-// first record; each group is sent as bulk writes of up to the server's
-// limits, split where the write kind changes (insert, update, delete). A
-// record the batch error does not name was written.
+// *sink.BatchError naming each record that was not, with its class. The
+// class is invalid data for a record whose document cannot be written
+// (found before sending, or rejected by the server), retryable for one
+// that was not written or is not known to be written, and fatal for a
+// failure that stops the connector. A record the batch error does not name
+// was written. Records are grouped by collection, in the order of their
+// first record. Each group is sent as bulk writes of up to the server's
+// limits, split where the write kind changes (insert, update, delete).
 //
 // The cost over the driver's own InsertMany is one pass over each
 // payload, which converts it to BSON without reflection, into a buffer
-// reused from batch to batch.
+// reused from batch to batch. Concurrent calls each take buffers of their
+// own; Write neither modifies the records nor keeps them.
 func (s *Sink) Write(ctx context.Context, batch []*sink.Record) error {
 	conn := s.conn.Load()
 	if conn == nil {
@@ -242,9 +249,14 @@ func (s *Sink) Write(ctx context.Context, batch []*sink.Record) error {
 		return nil
 	}
 
-	w := &s.batch
+	w := s.writers.Get().(*batchWrite)
+	defer s.writers.Put(w)
 	w.reset(s, conn, batch)
 	w.prepare()
 	w.write(ctx)
 	return w.result()
 }
+
+// ConcurrentWrites reports true: the runtime may call Write for several
+// routes at once.
+func (s *Sink) ConcurrentWrites() bool { return true }
