@@ -251,6 +251,11 @@ func (w *batchWrite) send(ctx context.Context, g *group, chunk []int) (stop, err
 	if !errors.As(err, &bulk) {
 		// The request failed as a whole: none of its records is known to
 		// be written.
+		//
+		// NOTE: a server that closes the connection on a document it cannot
+		// read (FerretDB 1.24 on Decimal128, NaN and a few other types)
+		// fails the request this way on every retry, until the runtime's
+		// retry limit nacks the records.
 		err = w.s.scrub.scrub(err)
 		failure := mark(commandErrorClass(err), fmt.Errorf("bulk %s of %d to %s: %w", w.docs[chunk[0]].kind.command(), len(chunk), g.ns, err))
 		for _, i := range chunk {

@@ -48,6 +48,10 @@ const (
 	// "/default/orders:2:1041". A redelivered message gets the same _id, so
 	// it overwrites or matches its earlier copy instead of duplicating it.
 	// It needs a reliable topic: offsets are all 0 on other topics.
+	//
+	// NOTE: a topic that is deleted and created again starts its offsets
+	// over. Its new messages then meet the documents of the old ones:
+	// insert reports them as invalid data, replace and update overwrite.
 	IDDeterministic IDStrategy = "deterministic"
 )
 

@@ -307,14 +307,14 @@ func (b *builder) appendID(r *sink.Record, isObject bool, arena []byte) ([]byte,
 			return arena, &DocumentError{Field: "_id", Reason: "the record has no routing key, which id_strategy key takes the _id from"}
 		}
 		arena[typePos] = typeString
-		arena = appendBSONString(arena, []byte(r.Key))
+		arena = appendBSONString(arena, r.Key)
 	case IDAttribute:
 		v, ok := r.Attributes[b.cfg.IDField]
 		if !ok {
 			return arena, &DocumentError{Field: "_id", Reason: fmt.Sprintf("the record has no attribute %q, which id_strategy attribute takes the _id from", b.cfg.IDField)}
 		}
 		arena[typePos] = typeString
-		arena = appendBSONString(arena, []byte(v))
+		arena = appendBSONString(arena, v)
 	case IDField:
 		if !isObject {
 			return arena, &DocumentError{Field: b.cfg.IDField, Reason: "the payload is not a JSON object, which id_strategy field takes the _id from"}
@@ -547,10 +547,7 @@ func appendKey(dst []byte, t byte, key string) []byte {
 }
 
 func appendStringElement(dst []byte, key, value string) []byte {
-	dst = appendKey(dst, typeString, key)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(value)+1))
-	dst = append(dst, value...)
-	return append(dst, 0)
+	return appendBSONString(appendKey(dst, typeString, key), value)
 }
 
 // closeDocument terminates the document that starts at start in dst and

@@ -258,6 +258,7 @@ func BenchmarkConvertAccounts(b *testing.B) {
 	lines := testdata.Lines(b, "accounts.ejson")
 	var c jsonConverter
 	var out []byte
+	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		c.reset(lines[i%len(lines)], out[:0])
@@ -279,5 +280,18 @@ func BenchmarkConvertCustomers(b *testing.B) {
 			b.Fatal(err)
 		}
 		out = c.out
+	}
+}
+
+// BenchmarkDriverConvertAccounts converts the same documents as
+// BenchmarkConvertAccounts with the Go driver's Extended JSON reader.
+func BenchmarkDriverConvertAccounts(b *testing.B) {
+	lines := testdata.Lines(b, "accounts.ejson")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := driverConvert(lines[i%len(lines)]); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -775,7 +775,7 @@ func (c *jsonConverter) skipValue() error {
 }
 
 // appendBSONString appends s as a BSON string: length, bytes, NUL.
-func appendBSONString(dst, s []byte) []byte {
+func appendBSONString[T string | []byte](dst []byte, s T) []byte {
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(s)+1))
 	dst = append(dst, s...)
 	return append(dst, 0)

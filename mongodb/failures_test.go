@@ -17,14 +17,14 @@ import (
 )
 
 // wantClass fails the test unless err carries class.
-func wantClass(t testing.TB, what string, err error, class sink.Class) {
+func wantClass(t testing.TB, name string, err error, class sink.Class) {
 	t.Helper()
 	if err == nil {
-		t.Errorf("%s: no failure, want %v", what, class)
+		t.Errorf("%s: no failure, want %v", name, class)
 		return
 	}
 	if got := sink.ClassOf(err); got != class {
-		t.Errorf("%s: class %v (%v), want %v", what, got, err, class)
+		t.Errorf("%s: class %v (%v), want %v", name, got, err, class)
 	}
 }
 

@@ -60,10 +60,10 @@ func TestCredentialsNeverShown(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var errs []error
-	check := func(what string, err error) {
+	check := func(name string, err error) {
 		t.Helper()
 		if err == nil {
-			t.Errorf("%s: no error", what)
+			t.Errorf("%s: no error", name)
 			return
 		}
 		errs = append(errs, err)
@@ -90,9 +90,9 @@ func TestCredentialsNeverShown(t *testing.T) {
 	check("unreachable server at Open", s.Open(testContext(t)))
 	check("Health before Open", s.Health(testContext(t)))
 
-	// The test server with credentials it does not know: FerretDB 1.24
+	// The test server with credentials it does not know. FerretDB 1.24
 	// and MongoDB with authentication enabled both fail Open, which must
-	// then be fatal; a server without authentication accepts them.
+	// then be fatal. A server without authentication accepts them.
 	uri := withCredentials(mongotest.URI(t), "nobody", password)
 	s, err = New(Config{ConnectionString: uri, Database: "d", Collection: "c", Timeout: 5 * time.Second}, WithLogger(logger))
 	if err != nil {
