@@ -1,0 +1,206 @@
+package sink
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/danube-messaging/danube-connect-go/danube"
+	"github.com/danube-messaging/danube-connect-go/stage"
+)
+
+// delivery is one message received from the broker on its way through a
+// route: the record the connector sees, the message to acknowledge, and
+// the pipeline's tracker, in one allocation. It is the stage.Settler of
+// its message.
+type delivery struct {
+	tracker stage.Tracker
+	rec     Record
+	msg     *danube.Message
+	sub     *subscription
+}
+
+func newDelivery(sub *subscription, msg *danube.Message) *delivery {
+	d := &delivery{msg: msg, sub: sub}
+	r := &d.rec
+	r.Topic = sub.route.cfg.Topic
+	r.PartitionTopic = msg.ID.Topic
+	r.Partition = max(msg.Partition(), 0)
+	r.Offset = msg.ID.Offset
+	r.Subscription = sub.route.cfg.SubscriptionName
+	r.Attempt = msg.DeliveryAttempt
+	r.Payload = msg.Payload
+	r.Attributes = msg.Attributes
+	r.Key = msg.RoutingKey
+	r.Producer = msg.ProducerName
+	r.PublishTime = msg.PublishTime
+	if msg.HasSchema {
+		r.SchemaID, r.SchemaVersion = msg.SchemaID, msg.SchemaVersion
+	}
+	return d
+}
+
+// Ack, Nack and DeadLetter queue the settlement for the subscription's
+// settling goroutine: a stage must never wait for the broker.
+func (d *delivery) Ack() { d.sub.settle(settlement{d: d, kind: settleAck}) }
+
+func (d *delivery) Nack(delay time.Duration, reason string) {
+	d.sub.settle(settlement{d: d, kind: settleNack, delay: delay, reason: reason})
+}
+
+func (d *delivery) DeadLetter(reason string) {
+	d.sub.settle(settlement{d: d, kind: settleDeadLetter, reason: reason})
+}
+
+type settleKind uint8
+
+const (
+	settleAck settleKind = iota
+	settleNack
+	settleDeadLetter
+)
+
+type settlement struct {
+	d      *delivery
+	kind   settleKind
+	delay  time.Duration
+	reason string
+}
+
+// settler sends the settlements of one subscription to the broker from a
+// goroutine of its own: acks and nacks through the consumer's
+// asynchronous calls, dead letters through the dead-letter producer,
+// followed by an ack once the broker stored them.
+type settler struct {
+	sub *subscription
+
+	mu     sync.Mutex
+	queue  []settlement
+	spare  []settlement
+	closed bool
+	wake   chan struct{}
+	done   chan struct{}
+
+	inFlight  sync.WaitGroup // calls to the broker not yet completed
+	ackFailed atomic.Int64   // acks and nacks that failed
+	dlqFailed atomic.Int64   // dead letters that could not be published
+	late      atomic.Int64   // settlements that came after close
+}
+
+func newSettler(sub *subscription) *settler {
+	return &settler{sub: sub, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// push queues s; it never blocks. A settlement that comes after close,
+// from a stage the pipeline abandoned, is dropped: the consumer is closed
+// by then, and the broker redelivers the message.
+func (st *settler) push(s settlement) {
+	st.mu.Lock()
+	if st.closed {
+		st.mu.Unlock()
+		st.late.Add(1)
+		return
+	}
+	st.queue = append(st.queue, s)
+	st.mu.Unlock()
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close makes run return once every queued settlement is sent and every
+// call to the broker has completed.
+func (st *settler) close() {
+	st.mu.Lock()
+	st.closed = true
+	st.mu.Unlock()
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run sends the queued settlements until close.
+func (st *settler) run() {
+	defer close(st.done)
+	for {
+		st.mu.Lock()
+		batch, closed := st.queue, st.closed
+		st.queue, st.spare = st.spare[:0], batch
+		st.mu.Unlock()
+
+		for i := range batch {
+			st.send(batch[i])
+			batch[i] = settlement{}
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		if closed {
+			st.inFlight.Wait()
+			return
+		}
+		<-st.wake
+	}
+}
+
+// send hands one settlement to the broker without waiting for its answer.
+func (st *settler) send(s settlement) {
+	cons := st.sub.consumer
+	switch s.kind {
+	case settleAck:
+		st.inFlight.Add(1)
+		cons.AckAsync(s.d.msg, st.acked)
+	case settleNack:
+		st.inFlight.Add(1)
+		cons.NackAsync(s.d.msg, s.delay, s.reason, st.acked)
+	case settleDeadLetter:
+		st.deadLetter(s.d, s.reason)
+	}
+}
+
+// acked is the callback of an ack or nack.
+func (st *settler) acked(err error) {
+	if err != nil {
+		if st.ackFailed.Add(1) == 1 {
+			st.sub.route.rt.log.Warn("acknowledgement failed; the broker will deliver the message again",
+				"route", st.sub.route.label, "error", err)
+		}
+	}
+	st.inFlight.Done()
+}
+
+// deadLetter publishes the record to the route's dead-letter topic and
+// acks it once the broker stored it, or nacks it when there is no
+// dead-letter topic or the publish failed.
+func (st *settler) deadLetter(d *delivery, reason string) {
+	cons := st.sub.consumer
+	dlq := st.sub.route.dlq
+	if dlq == nil {
+		st.inFlight.Add(1)
+		cons.NackAsync(d.msg, 0, "invalid data, and no dead-letter topic is configured: "+reason, st.acked)
+		return
+	}
+
+	st.inFlight.Add(1)
+	ctx, cancel := context.WithTimeout(st.sub.route.rt.forceCtx(), deadLetterTimeout)
+	msg := deadLetterMessage(d, reason, st.sub.route.rt.cfg.ConnectorName)
+	dlq.SendAsync(ctx, msg, func(err error) {
+		cancel()
+		if err == nil {
+			cons.AckAsync(d.msg, st.acked)
+			return
+		}
+		if st.dlqFailed.Add(1) == 1 {
+			st.sub.route.rt.log.Error("publishing to the dead-letter topic failed; the message is nacked and will be delivered again",
+				"route", st.sub.route.label, "dead_letter_topic", dlq.Topic(), "error", err)
+		}
+		cons.NackAsync(d.msg, 0, "dead-letter publish failed: "+err.Error(), st.acked)
+	})
+}
+
+// deadLetterTimeout bounds one publish to the dead-letter topic, retries
+// included.
+const deadLetterTimeout = 30 * time.Second
