@@ -4,51 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/danube-messaging/danube-connect-go/danube"
 	"github.com/danube-messaging/danube-connect-go/stage"
 )
 
-// pumpBuffer is how many received messages wait for the pipeline's entry,
-// one chunk's worth.
-const pumpBuffer = stage.DefaultChunkSize
-
-// leftOver is the nack reason of messages received but never admitted
-// into the pipeline.
+// leftOver is the nack reason of messages received after the pipeline
+// stopped taking any.
 const leftOver = "the route stopped before the message entered its pipeline"
 
-// subscription is one run of a route: its consumer, the goroutine that
-// receives from it, and the goroutine that settles what the pipeline is
-// done with.
+// subscription is one run of a route: its consumer, and the goroutine
+// that settles what the pipeline is done with.
 type subscription struct {
 	route    *route
 	consumer *danube.Consumer
 	settler  *settler
-
-	// The pump receives from the consumer into pumped.
-	// TODO(limit): the consumer has no call that returns what is buffered
-	// without waiting, so one goroutine per route receives ahead of the
-	// pipeline, costing a channel hop per message and holding up to
-	// pumpBuffer messages outside the pipeline's in-flight limits.
-	pumped   chan *delivery
-	pumpCtx  context.Context
-	stopPump context.CancelFunc
-	pumpDone chan struct{}
+	msgs     []*danube.Message // the receive buffer; the entry stage receives from one goroutine
 
 	mu  sync.Mutex
 	err error // why the subscription failed, nil while it works
 }
 
 func newSubscription(r *route, cons *danube.Consumer) *subscription {
-	s := &subscription{
-		route:    r,
-		consumer: cons,
-		pumped:   make(chan *delivery, pumpBuffer),
-		pumpDone: make(chan struct{}),
-	}
+	s := &subscription{route: r, consumer: cons}
 	s.settler = newSettler(s)
-	s.pumpCtx, s.stopPump = context.WithCancel(context.Background())
 	return s
 }
 
@@ -61,44 +42,32 @@ func (s *subscription) failure() error {
 	return s.err
 }
 
-// pump receives messages until stopped. A receive failure, a partition
-// that the consumer gave up on, fails the subscription: it drains the
-// pipeline through stopPipeline, and the route returns the failure so
-// that its supervisor subscribes again.
-func (s *subscription) pump(stopPipeline context.CancelCauseFunc) {
-	defer close(s.pumpDone)
-	for {
-		msg, err := s.consumer.Receive(s.pumpCtx)
-		if err != nil {
-			if s.pumpCtx.Err() != nil || errors.Is(err, danube.ErrClosed) {
-				return
-			}
-			err = fmt.Errorf("receive: %w", err)
-			s.mu.Lock()
-			s.err = err
-			s.mu.Unlock()
-			stopPipeline(err)
-			return
-		}
-
-		d := newDelivery(s, msg)
-		select {
-		case s.pumped <- d:
-		case <-s.pumpCtx.Done():
-			d.Nack(0, leftOver)
-			return
-		}
+func (s *subscription) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = err
 	}
 }
 
-// finish ends the subscription once its pipeline has returned: it stops
-// the pump, nacks what the pump received and the pipeline never took,
-// waits for every settlement to reach the broker, and closes the consumer.
+// finish ends the subscription once its pipeline has returned: it nacks
+// the messages the consumer received after the pipeline stopped taking
+// any, waits for every settlement to reach the broker, and closes the
+// consumer. A message that arrives after that, while the consumer closes,
+// is delivered again by the broker when the consumer's stream ends.
 func (s *subscription) finish() {
-	s.stopPump()
-	<-s.pumpDone
-	for len(s.pumped) > 0 {
-		(<-s.pumped).Nack(0, leftOver)
+	done, cancel := context.WithCancel(context.Background())
+	cancel() // receive only what is buffered
+	buf := s.buffer(pumpBatch)
+	for {
+		n, err := s.consumer.ReceiveBatch(done, buf)
+		for _, msg := range buf[:n] {
+			newDelivery(s, msg).Nack(0, leftOver)
+		}
+		clear(buf[:n])
+		if n < len(buf) || err != nil {
+			break // one pass: nacked messages may come back at once
+		}
 	}
 	s.settler.close()
 	<-s.settler.done
@@ -119,42 +88,53 @@ func (s *subscription) finish() {
 	}
 }
 
-// source is a route's stage.Source: it hands the pump's messages to the
-// pipeline, as many as are ready, after waiting for the first.
+// pumpBatch is how many messages finish takes from the consumer's buffer
+// at a time.
+const pumpBatch = 128
+
+// buffer returns the receive buffer with room for n messages.
+func (s *subscription) buffer(n int) []*danube.Message {
+	if cap(s.msgs) < n {
+		s.msgs = make([]*danube.Message, n)
+	}
+	return s.msgs[:n]
+}
+
+// source is a route's stage.Source: it hands the consumer's messages to
+// the pipeline, as many as are ready, after waiting for the first.
 type source struct {
 	r *route
 }
 
+// Receive returns io.EOF when the consumer failed, a partition it gave up
+// on: the pipeline then drains, and the route returns the failure so that
+// its supervisor subscribes again.
 func (src *source) Receive(ctx context.Context, buf []stage.Msg[*Record]) (int, error) {
 	sub := src.r.current()
 	if sub == nil {
 		return 0, errors.New("the route has no subscription")
 	}
 
-	var d *delivery
-	select {
-	case d = <-sub.pumped:
-	case <-ctx.Done():
+	msgs := sub.buffer(len(buf))
+	n, err := sub.consumer.ReceiveBatch(ctx, msgs)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
 		return 0, context.Cause(ctx)
+	default:
+		sub.fail(fmt.Errorf("receive: %w", err))
+		return 0, io.EOF
 	}
 
-	n, redelivered := 0, 0
-	for {
-		buf[n] = stage.Attach(&d.rec, &d.tracker, len(d.rec.Payload), stage.Settler(d))
-		n++
-		if d.rec.Attempt > 1 {
+	redelivered := 0
+	for i, msg := range msgs[:n] {
+		d := newDelivery(sub, msg)
+		buf[i] = stage.Attach(&d.rec, &d.tracker, len(msg.Payload), stage.Settler(d))
+		if msg.DeliveryAttempt > 1 {
 			redelivered++
 		}
-		if n == len(buf) {
-			break
-		}
-		select {
-		case d = <-sub.pumped:
-			continue
-		default:
-		}
-		break
 	}
+	clear(msgs[:n])
 	src.r.inst.RecordReceive(ctx, n, redelivered)
 	return n, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/danube-messaging/danube-connect-go/danube"
 	"github.com/danube-messaging/danube-connect-go/internal/clock"
 	"github.com/danube-messaging/danube-connect-go/internal/config"
+	"github.com/danube-messaging/danube-connect-go/otel"
 	"github.com/danube-messaging/danube-connect-go/supervisor"
 )
 
@@ -31,6 +32,9 @@ type Options struct {
 	// spans, through package otel; nil records nothing at no cost.
 	MeterProvider  metric.MeterProvider
 	TracerProvider trace.TracerProvider
+	// Throughput, when set, receives the records every route wrote or
+	// failed to write, for its periodic log line; the caller runs it.
+	Throughput *otel.ThroughputLogger
 
 	// Client is the broker client to use instead of one made from the
 	// Config's connection settings. Run does not close it.

@@ -21,13 +21,11 @@ var brokerDefaultPolicy = danube.FailurePolicy{
 
 // applyPolicies stores the configured failure policy and dispatch window
 // of every route's subscription through the admin API, before the routes
-// subscribe: the broker fixes a subscription's policy when it starts. A
-// setting left at zero keeps what the broker has.
-//
-// TODO(limit): the broker keeps a policy per partition, and the client
-// does not list a topic's partitions, so on a partitioned topic the
-// policy is stored under the topic's own name only.
-func (rt *Runtime) applyPolicies(ctx context.Context) error {
+// subscribe: the broker fixes a subscription's policy when it starts. The
+// broker keeps them per partition, so they are stored on each partition
+// of a partitioned topic. A setting left at zero keeps what the broker
+// has.
+func (rt *Runtime) applyPolicies(ctx context.Context, client *danube.Client) error {
 	pol := rt.cfg.Policy
 	if !pol.set() {
 		return nil
@@ -39,41 +37,57 @@ func (rt *Runtime) applyPolicies(ctx context.Context) error {
 	defer admin.Close()
 
 	for _, r := range rt.routes {
-		topic, sub := r.cfg.Topic, r.cfg.SubscriptionName
-		if pol.MaxRedeliveries > 0 || pol.AckTimeout > 0 || pol.PoisonPolicy != "" {
-			fp, ok, err := admin.GetFailurePolicy(ctx, topic, sub)
-			if err != nil {
-				return fmt.Errorf("sink %s: route %s: read the failure policy: %w", rt.cfg.ConnectorName, r.label, err)
-			}
-			if !ok {
-				fp = brokerDefaultPolicy
-			}
-			if pol.MaxRedeliveries > 0 {
-				fp.MaxRedeliveryCount = uint32(pol.MaxRedeliveries)
-			}
-			if pol.AckTimeout > 0 {
-				fp.AckTimeout = pol.AckTimeout
-			}
-			switch pol.PoisonPolicy {
-			case "dead_letter":
-				fp.PoisonPolicy, fp.DeadLetterTopic = danube.DeadLetter, r.cfg.DeadLetterTopic
-			case "drop":
-				fp.PoisonPolicy = danube.Drop
-			case "block":
-				fp.PoisonPolicy = danube.Block
-			}
-			if err := admin.SetFailurePolicy(ctx, topic, sub, fp); err != nil {
-				return fmt.Errorf("sink %s: route %s: store the failure policy: %w", rt.cfg.ConnectorName, r.label, err)
+		partitions, err := client.Partitions(ctx, r.cfg.Topic)
+		if err != nil {
+			return fmt.Errorf("sink %s: route %s: %w", rt.cfg.ConnectorName, r.label, err)
+		}
+		for _, topic := range partitions {
+			if err := rt.applyPolicy(ctx, admin, r, topic); err != nil {
+				return fmt.Errorf("sink %s: route %s: %w", rt.cfg.ConnectorName, r.label, err)
 			}
 		}
-		if pol.DispatchWindow > 0 {
-			err := admin.SetDispatchConfig(ctx, topic, sub, danube.DispatchConfig{MaxUnackedMessages: uint32(pol.DispatchWindow)})
-			if err != nil {
-				return fmt.Errorf("sink %s: route %s: store the dispatch window: %w", rt.cfg.ConnectorName, r.label, err)
-			}
+		rt.log.Info("subscription policy stored", "route", r.label, "partitions", len(partitions),
+			"max_redeliveries", pol.MaxRedeliveries, "ack_timeout", pol.AckTimeout,
+			"poison_policy", pol.PoisonPolicy, "dispatch_window", pol.DispatchWindow)
+	}
+	return nil
+}
+
+// applyPolicy stores the policy of r's subscription on topic, the route's
+// topic or one of its partitions.
+func (rt *Runtime) applyPolicy(ctx context.Context, admin *danube.Admin, r *route, topic string) error {
+	pol, sub := rt.cfg.Policy, r.cfg.SubscriptionName
+	if pol.MaxRedeliveries > 0 || pol.AckTimeout > 0 || pol.PoisonPolicy != "" {
+		fp, ok, err := admin.GetFailurePolicy(ctx, topic, sub)
+		if err != nil {
+			return fmt.Errorf("read the failure policy of %s: %w", topic, err)
 		}
-		rt.log.Info("subscription policy stored", "route", r.label, "max_redeliveries", pol.MaxRedeliveries,
-			"ack_timeout", pol.AckTimeout, "poison_policy", pol.PoisonPolicy, "dispatch_window", pol.DispatchWindow)
+		if !ok {
+			fp = brokerDefaultPolicy
+		}
+		if pol.MaxRedeliveries > 0 {
+			fp.MaxRedeliveryCount = uint32(pol.MaxRedeliveries)
+		}
+		if pol.AckTimeout > 0 {
+			fp.AckTimeout = pol.AckTimeout
+		}
+		switch pol.PoisonPolicy {
+		case "dead_letter":
+			fp.PoisonPolicy, fp.DeadLetterTopic = danube.DeadLetter, r.cfg.DeadLetterTopic
+		case "drop":
+			fp.PoisonPolicy = danube.Drop
+		case "block":
+			fp.PoisonPolicy = danube.Block
+		}
+		if err := admin.SetFailurePolicy(ctx, topic, sub, fp); err != nil {
+			return fmt.Errorf("store the failure policy of %s: %w", topic, err)
+		}
+	}
+	if pol.DispatchWindow > 0 {
+		err := admin.SetDispatchConfig(ctx, topic, sub, danube.DispatchConfig{MaxUnackedMessages: uint32(pol.DispatchWindow)})
+		if err != nil {
+			return fmt.Errorf("store the dispatch window of %s: %w", topic, err)
+		}
 	}
 	return nil
 }

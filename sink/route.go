@@ -48,6 +48,7 @@ func newRoute(rt *Runtime, cfg Route) (*route, error) {
 		Topic:          cfg.Topic,
 		Subscription:   cfg.SubscriptionName,
 		Classify:       classifyForMetrics,
+		Throughput:     rt.opts.Throughput,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("route %s: %w", r.label, err)
@@ -122,11 +123,11 @@ func (r *route) Run(ctx context.Context) error {
 
 	// Every route drains as soon as the runtime stops, rather than one
 	// after the other as the supervisor stops its children.
+	runCtx := rt.runCtx()
 	pipeCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	defer context.AfterFunc(rt.runCtx(), func() { cancel(context.Cause(rt.runCtx())) })()
+	defer context.AfterFunc(runCtx, func() { cancel(context.Cause(runCtx)) })()
 
-	go sub.pump(cancel)
 	go sub.settler.run()
 	err = r.pipe.Run(pipeCtx)
 	sub.finish()
@@ -135,7 +136,7 @@ func (r *route) Run(ctx context.Context) error {
 	switch {
 	case failure != nil:
 		return fmt.Errorf("route %s: %w", r.label, failure)
-	case rt.runCtx().Err() != nil || ctx.Err() != nil:
+	case runCtx.Err() != nil || ctx.Err() != nil:
 		var derr *stage.DrainError
 		if errors.As(err, &derr) {
 			rt.recordDrainError(err)

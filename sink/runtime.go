@@ -126,7 +126,7 @@ func (rt *Runtime) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer closeClient()
-	if err := rt.applyPolicies(ctx); err != nil {
+	if err := rt.applyPolicies(ctx, client); err != nil {
 		return err
 	}
 	closeDLQ, err := rt.openDeadLetters(ctx, client)
