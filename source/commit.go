@@ -1,0 +1,61 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+)
+
+// commitLoop commits the checkpoint at the checkpoint interval and when
+// the ledger says that enough records were acknowledged, until stop is
+// closed.
+func (rn *run) commitLoop(stop <-chan struct{}) {
+	ticker := rn.opts.Clock.NewTicker(rn.opts.CheckpointInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ticker.C():
+		case <-rn.ledger.due:
+		}
+		_ = rn.commit(context.Background())
+	}
+}
+
+// commit calls the connector's Commit with the committable checkpoint if
+// it moved since the last successful commit. A failure is logged and left
+// for the next commit to repair, unless it is marked Fatal, which stops
+// the run. Only one goroutine at a time may call commit.
+func (rn *run) commit(ctx context.Context) error {
+	cp, version := rn.ledger.committable()
+	if version == rn.committedVersion {
+		return nil
+	}
+
+	cctx, cancel := withTimeout(ctx, rn.opts.Clock, rn.opts.CommitTimeout)
+	err := rn.rt.conn.Commit(cctx, cp)
+	cancel()
+	if err != nil {
+		rn.rt.commitFailures.Add(1)
+		rn.commitFailures++
+		err = fmt.Errorf("commit checkpoint: %w", err)
+		if errors.Is(err, ErrFatal) {
+			rn.fail(err)
+			return err
+		}
+		if rn.commitFailures == 1 {
+			rn.log.Warn("commit failed; the next commit retries it", slog.Any("error", err))
+		}
+		return err
+	}
+
+	if rn.commitFailures > 0 {
+		rn.log.Info("commit recovered", slog.Int("failures", rn.commitFailures))
+		rn.commitFailures = 0
+	}
+	rn.committedVersion = version
+	rn.rt.setCommitted(cp)
+	return nil
+}

@@ -1,0 +1,189 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/danube-messaging/danube-connect-go/stage"
+	"github.com/danube-messaging/danube-connect-go/supervisor"
+)
+
+// errRunEnded is the cause with which a run cancels its pipeline context
+// once the pipeline has returned, to stop a Stream still running.
+var errRunEnded = errors.New("source run ended")
+
+// The stage names of the pipeline, as they appear in supervisor paths and
+// metric attributes.
+const (
+	stagePoll    = "poll"
+	stageStream  = "stream"
+	stageBatch   = "batch"
+	stagePublish = "publish"
+)
+
+// run is the state of one Run: the ledger of its records, the pipeline's
+// context, and the failure that stopped it, if any.
+type run struct {
+	rt     *Runtime
+	opts   *Options
+	log    *slog.Logger
+	ledger *ledger
+
+	pctx   context.Context // the pipeline's; done when the drain begins
+	cancel context.CancelCauseFunc
+
+	mu      sync.Mutex
+	failure error
+
+	stoppedAt atomic.Pointer[time.Time] // when the Run's context ended
+
+	// Used by one goroutine at a time: the commit loop, then the final
+	// commit after it.
+	committedVersion uint64
+	commitFailures   int
+}
+
+func (rt *Runtime) newRun(start Checkpoint) *run {
+	rn := &run{rt: rt, opts: &rt.opts, log: rt.log}
+	rn.ledger = newLedger(start, rt.opts.CheckpointEvery, rn.recordFailed)
+	return rn
+}
+
+// fail stops the run because of err: the pipeline drains, publishing what
+// it holds, and Run returns err. A failure while the run is stopping
+// anyway, such as a record the drain did not get to, is not the run's
+// failure: the checkpoint stays before it all the same.
+func (rn *run) fail(err error) {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.failure != nil || rn.pctx.Err() != nil {
+		return
+	}
+	rn.failure = err
+	rn.cancel(err)
+}
+
+// recordFailed is the ledger's report of a record that was not published.
+func (rn *run) recordFailed(seq uint64, err error) {
+	rn.rt.failed.Add(1)
+	rn.fail(fmt.Errorf("record %d of the run: %w: %w", seq, ErrUnpublished, err))
+}
+
+func (rn *run) failed() error {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return rn.failure
+}
+
+// pipeline builds the run's pipeline, runs it until the input is exhausted,
+// the run fails or ctx ends, and stops the input. The commit loop runs
+// alongside.
+func (rn *run) pipeline(ctx context.Context, pub *publisher) error {
+	rt, opts := rn.rt, rn.opts
+	rn.pctx, rn.cancel = context.WithCancelCause(ctx)
+	defer rn.cancel(errRunEnded)
+	stopWatch := context.AfterFunc(ctx, func() {
+		now := opts.Clock.Now()
+		rn.stoppedAt.Store(&now)
+	})
+	defer stopWatch()
+
+	p := stage.New(opts.ConnectorName, rn.stageOptions())
+	var stream *streamInput
+	var entry stage.Flow[*item]
+	if rt.streamer != nil {
+		stream = newStreamInput(rn, min(opts.BatchSize, 1024))
+		entry = stage.From(p, stageStream, stage.Source[*item](stream))
+	} else {
+		entry = stage.From(p, stagePoll, stage.Source[*item](&pollInput{run: rn, conn: rt.poller}))
+	}
+	batches := stage.Batch(entry, stageBatch, stage.BatchOptions{MaxCount: opts.BatchSize, MaxWait: opts.BatchTimeout})
+	stage.Write(batches, stagePublish, stage.Writer[*item](pub), stage.WriteOptions{Retry: rn.retryPolicy()})
+
+	if reg, err := opts.Instrumentation.ObservePipeline(p); err != nil {
+		rn.log.Warn("pipeline gauges not registered", slog.Any("error", err))
+	} else {
+		defer func() { _ = reg.Unregister() }()
+	}
+
+	if stream != nil {
+		stream.start(rn.pctx, rt.streamer)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { rn.commitLoop(stop) })
+
+	err := p.Run(rn.pctx)
+
+	rn.cancel(errRunEnded)
+	close(stop)
+	wg.Wait()
+	if stream != nil {
+		rn.awaitStream(ctx, stream)
+	}
+	if err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	return nil
+}
+
+// awaitStream waits for Stream to return after its context was cancelled,
+// for at most the rest of the drain deadline.
+func (rn *run) awaitStream(ctx context.Context, stream *streamInput) {
+	wctx, cancel := rn.finishContext(ctx)
+	defer cancel()
+	select {
+	case <-stream.done:
+	case <-wctx.Done():
+		// NOTE: the goroutine running Stream is left behind; the connector
+		// breaks the contract that Stream returns once its context is done.
+		rn.log.Error("stream did not return after its context was cancelled; closing the connector anyway")
+	}
+}
+
+// stageOptions returns the options of the run's pipeline.
+func (rn *run) stageOptions() stage.Options {
+	opts := rn.opts
+	so := stage.Options{
+		MaxInFlight: opts.MaxBuffered,
+		// The rest of the drain deadline is for the final commit and Close.
+		DrainTimeout: opts.DrainTimeout * 4 / 5,
+		Clock:        opts.Clock,
+		Logger:       opts.Logger,
+	}
+	if in := opts.Instrumentation; in != nil {
+		so.Observer = in.StageObserver()
+		so.Supervisor = []supervisor.Option{supervisor.WithHook(in.SupervisorHook())}
+	}
+	return so
+}
+
+// retryPolicy returns the write stage's retries: MaxRetries of them,
+// waiting RetryBackoff, doubling, each attempt bounded by SendTimeout.
+func (rn *run) retryPolicy() stage.RetryPolicy {
+	opts := rn.opts
+	return stage.RetryPolicy{
+		MaxAttempts:    opts.MaxRetries + 1,
+		AttemptTimeout: opts.SendTimeout,
+		Initial:        opts.RetryBackoff,
+		Max:            max(maxRetryBackoff, opts.RetryBackoff),
+		Multiplier:     2,
+	}
+}
+
+// finishContext returns the context of the steps after the pipeline: the
+// final commit, closing the producers and the connector. When the Run's
+// context ended, they share what is left of DrainTimeout; otherwise they
+// get CommitTimeout.
+func (rn *run) finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	budget := rn.opts.CommitTimeout
+	if at := rn.stoppedAt.Load(); at != nil {
+		budget = max(rn.opts.DrainTimeout-rn.opts.Clock.Since(*at), 0)
+	}
+	return withTimeout(context.WithoutCancel(ctx), rn.opts.Clock, budget)
+}
