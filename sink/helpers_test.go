@@ -146,6 +146,10 @@ func (c *testConn) waitUntil(t *testing.T, what string, cond func(c *testConn) b
 func (c *testConn) writtenOffsets(topic string) []uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.writtenOffsetsLocked(topic)
+}
+
+func (c *testConn) writtenOffsetsLocked(topic string) []uint64 {
 	var out []uint64
 	for _, r := range c.ok {
 		if r.topic == topic {
@@ -374,6 +378,25 @@ func (r *running) waitReady(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the runtime is not ready: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond) // polling an outcome, not timing one
+	}
+}
+
+// waitInFlight waits until the runtime's routes hold n records.
+func (r *running) waitInFlight(t *testing.T, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		var got int64
+		for _, st := range r.rt.Stats() {
+			got += st.InFlight
+		}
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the routes hold %d records, want %d", got, n)
 		}
 		time.Sleep(5 * time.Millisecond) // polling an outcome, not timing one
 	}

@@ -146,7 +146,7 @@ func (rt *Runtime) Run(ctx context.Context) (err error) {
 	rt.mu.Lock()
 	errs := rt.drainErrs
 	rt.mu.Unlock()
-	if errors.Is(context.Cause(ctx), ErrForced) {
+	if rt.forceCtx().Err() != nil {
 		errs = append(errs, ErrForced)
 	}
 	if len(errs) > 0 {
