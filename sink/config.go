@@ -195,7 +195,7 @@ func (c *Config) Validate(p *config.Problems) {
 
 	checkTopic := func(path, topic string) {
 		if err := danube.ValidateTopic(topic); err != nil {
-			p.Add(path, "invalid topic %q: %v", topic, err)
+			p.Add(path, "%v", err)
 		}
 	}
 	for _, t := range c.DanubeTopic {
