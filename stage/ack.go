@@ -45,6 +45,7 @@ func (s *ackStage[T]) loop(ctx context.Context) error {
 				s.p.markFinished()
 				continue
 			}
+			s.received(len(c.msgs))
 			s.mu.Lock()
 			s.cur, s.pos = c, 0
 			s.mu.Unlock()
@@ -106,7 +107,7 @@ func (s *ackStage[T]) settleHeld(tl *tally, running bool) {
 
 func (s *ackStage[T]) reset() {
 	s.cur, s.pos, s.closed = nil, 0, false
-	s.tl = tally{flow: s.p.flow}
+	s.tl = newTally(s.p.flow, s.name)
 }
 
 // applyVerdicts settles the messages of c from index from on with their

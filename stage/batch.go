@@ -132,6 +132,7 @@ func (s *batchStage[T]) loop(ctx context.Context) error {
 				s.inputClosed = true
 				continue
 			}
+			s.received(len(c.msgs))
 			s.cur, s.pos = c, 0
 		case <-expired:
 			s.timerOn = false
@@ -201,9 +202,11 @@ func (s *batchStage[T]) seal() {
 }
 
 func (s *batchStage[T]) sendFull(ctx context.Context) error {
+	n := len(s.full.msgs)
 	s.setStatus(statusSending)
 	select {
 	case s.out.ch <- s.full:
+		s.sent(n)
 		s.full = nil
 		s.setStatus(statusBusy)
 		return nil

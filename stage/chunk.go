@@ -70,20 +70,32 @@ type edge[T any] struct {
 
 // link names the two stages an edge joins.
 type link struct {
-	from string // the stage that sends on the channel
-	to   string // the stage that receives from it, "" until joined
+	from  string // the stage that sends on the channel
+	to    string // the stage that receives from it, "" until joined
+	depth func() (length, capacity int)
 }
 
 func newEdge[T any](from string, capacity, chunkSize int) *edge[T] {
-	return &edge[T]{
+	e := &edge[T]{
 		ch:   make(chan *chunk[T], capacity),
 		pool: newChunkPool[T](chunkSize, capacity+4),
 		link: link{from: from},
 	}
+	// Read the channel through e, so that a renewed one is seen.
+	e.depth = func() (int, int) {
+		ch := e.channel()
+		return len(ch), cap(ch)
+	}
+	return e
 }
 
 // renew replaces the channel, closed by the previous run of the pipeline.
+// The pipeline calls it, with its mutex held, only while no stage runs.
 func (e *edge[T]) renew() { e.ch = make(chan *chunk[T], cap(e.ch)) }
+
+// channel returns the channel for Queues, which holds the pipeline's
+// mutex, so that renew cannot run meanwhile.
+func (e *edge[T]) channel() chan *chunk[T] { return e.ch }
 
 // drainEdge takes every chunk left in an edge's channel without waiting
 // and settles its messages as do says; the pipeline calls it after a forced

@@ -130,22 +130,32 @@ type cleanUpResult struct {
 // cleanUp settles everything the stages and the channels hold, once the
 // stages were cancelled. It goes from the ack stage back to the entry, so
 // that outcomes the writer decided are applied before anything is nacked.
+//
+// Every stage is marked forced before anything is settled: a stage still
+// running may send a chunk after its output channel was emptied, and a
+// forced stage that returns empties that channel again.
 func (p *Pipeline) cleanUp() cleanUpResult {
 	var res cleanUpResult
-	tl := tally{flow: p.flow}
+	for _, s := range p.stages {
+		b := s.base()
+		b.mu.Lock()
+		b.forced = true
+		b.mu.Unlock()
+	}
+
+	tl := newTally(p.flow, "")
 	for i := len(p.stages) - 1; i >= 0; i-- {
 		s := p.stages[i]
 		b := s.base()
 		b.mu.Lock()
-		b.forced = true
 		s.settleHeld(&tl, b.running)
 		if b.running {
 			res.abandoned = append(res.abandoned, b.path)
 		}
 		b.mu.Unlock()
 
-		if drain := p.drains[i]; drain != nil {
-			drain(&tl)
+		if i > 0 {
+			p.stages[i-1].base().drainOut(&tl)
 		}
 	}
 	res.nacked = int64(tl.nacked)

@@ -53,7 +53,7 @@ func From[T any](p *Pipeline, name string, src Source[T]) Flow[T] {
 		src:       src,
 		out:       newEdge[T](name, p.opts.ChannelCapacity, p.opts.ChunkSize),
 	}
-	addStage(p, s, nil, s.out)
+	addStage(p, s, s.out, false)
 	return Flow[T]{p: p, e: s.out}
 }
 
@@ -83,10 +83,10 @@ func Then[In, Out any](f Flow[In], name string, st Stage[In, Out]) Flow[Out] {
 		in:        f.e,
 		out:       newEdge[Out](name, p.opts.ChannelCapacity, p.opts.ChunkSize),
 		step:      st.step,
-		tl:        tally{flow: p.flow},
+		tl:        newTally(p.flow, name),
 	}
 	s.emit = emitter[Out]{pool: s.out.pool, tl: &s.tl}
-	addStage(p, s, nackEdge(p, f.e), s.out)
+	addStage(p, s, s.out, false)
 	return Flow[Out]{p: p, e: s.out}
 }
 
@@ -116,7 +116,7 @@ func Batch[T any](f Flow[T], name string, opts BatchOptions) Batches[T] {
 		opts:      o,
 		clk:       p.opts.Clock,
 	}
-	addStage(p, s, nackEdge(p, f.e), s.out)
+	addStage(p, s, s.out, false)
 	return Batches[T]{p: p, e: s.out}
 }
 
@@ -155,15 +155,15 @@ func Write[T any](b Batches[T], name string, w Writer[T], opts WriteOptions) {
 		retry:     retry,
 		clk:       p.opts.Clock,
 	}
-	addStage(p, ws, nackEdge(p, b.e), ws.out)
+	addStage(p, ws, ws.out, true)
 
 	ws.out.to = AckStageName
 	as := &ackStage[T]{
 		stageBase: newStageBase(p, AckStageName),
 		in:        ws.out,
-		tl:        tally{flow: p.flow},
+		tl:        newTally(p.flow, AckStageName),
 	}
-	addStage[T](p, as, applyEdge(p, ws.out), nil)
+	addStage[T](p, as, nil, false)
 	p.hasWriter = true
 }
 

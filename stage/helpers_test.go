@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -56,22 +55,6 @@ func (r *recorder) of(id int) []settlement {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]settlement(nil), r.calls[id]...)
-}
-
-// kinds returns the ids settled with each kind, sorted.
-func (r *recorder) kinds() map[string][]int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string][]int)
-	for id, calls := range r.calls {
-		for _, c := range calls {
-			out[c.kind] = append(out[c.kind], id)
-		}
-	}
-	for _, ids := range out {
-		sort.Ints(ids)
-	}
-	return out
 }
 
 // exactlyOnce fails t unless each of messages 0 to n-1 was settled exactly
@@ -145,36 +128,6 @@ func (s *sliceSource[T]) handedOver() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.taken
-}
-
-// chanSource receives messages from a channel: it waits for the first, then
-// takes what is ready. A closed channel ends the source.
-type chanSource[T any] chan Msg[T]
-
-func (s chanSource[T]) Receive(ctx context.Context, buf []Msg[T]) (int, error) {
-	select {
-	case m, ok := <-s:
-		if !ok {
-			return 0, io.EOF
-		}
-		buf[0] = m
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	n := 1
-	for n < len(buf) {
-		select {
-		case m, ok := <-s:
-			if !ok {
-				return n, nil
-			}
-			buf[n] = m
-			n++
-		default:
-			return n, nil
-		}
-	}
-	return n, nil
 }
 
 // batchLog records the batches a test writer was given.
@@ -256,4 +209,131 @@ func ids(n int) []int {
 	return out
 }
 
-var _ = fmt.Sprint
+// recordingWriter returns a writer that records each batch it is given and
+// returns what result returns for that call, counted from 1; a nil result
+// means success.
+func recordingWriter(log *batchLog, result func(call int, batch []Msg[int]) error) Writer[int] {
+	var mu sync.Mutex
+	calls := 0
+	return WriterFunc[int](func(_ context.Context, batch []Msg[int]) error {
+		log.add(batch)
+		mu.Lock()
+		calls++
+		call := calls
+		mu.Unlock()
+		if result == nil {
+			return nil
+		}
+		return result(call, batch)
+	})
+}
+
+// values returns the values of the batches, flattened.
+func (l *batchLog) values() []int {
+	var out []int
+	for _, b := range l.get() {
+		out = append(out, b...)
+	}
+	return out
+}
+
+// driveClock moves clk to its next deadline whenever a timer waits, so
+// that time passes as fast as the code under test waits for it, until the
+// returned function is called.
+func driveClock(clk *clock.Fake) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for clk.BlockUntil(ctx, 1) == nil {
+			if at, ok := clk.NextDeadline(); ok {
+				clk.Advance(max(at.Sub(clk.Now()), 0))
+			}
+			runtime.Gosched()
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// eventCounter counts supervisor events by type and child path.
+type eventCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (c *eventCounter) hook(ev supervisor.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counts == nil {
+		c.counts = make(map[string]int)
+	}
+	c.counts[ev.Type().String()+" "+ev.Path()]++
+}
+
+func (c *eventCounter) count(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[key]
+}
+
+// waitForTimer waits until the earliest timer of clk is due at at.
+func waitForTimer(t *testing.T, clk *clock.Fake, at time.Time) {
+	t.Helper()
+	eventually(t, fmt.Sprint("a timer due at ", at), func() bool {
+		next, ok := clk.NextDeadline()
+		return ok && next.Equal(at)
+	})
+}
+
+// signal returns an observer whose Received closes the returned channel
+// once stage has received n messages in all.
+func signalReceived(stage string, n int) (Observer, <-chan struct{}) {
+	ch := make(chan struct{})
+	var mu sync.Mutex
+	total := 0
+	return Observer{Received: func(s string, k int) {
+		if s != stage {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		before := total
+		total += k
+		if before < n && total >= n {
+			close(ch)
+		}
+	}}, ch
+}
+
+// stage returns the base of p's stage named name.
+func stageNamed(t *testing.T, p *Pipeline, name string) *stageBase {
+	t.Helper()
+	for _, s := range p.stages {
+		if s.base().name == name {
+			return s.base()
+		}
+	}
+	t.Fatalf("no stage %q", name)
+	return nil
+}
+
+// waitStatus waits until the named stage of p has status st.
+func waitStatus(t *testing.T, p *Pipeline, name string, st status) {
+	t.Helper()
+	b := stageNamed(t, p, name)
+	eventually(t, fmt.Sprintf("stage %s to be %v", name, st), func() bool { return b.getStatus() == st })
+}
+
+// waitReturned waits until no run of the named stage of p is in progress.
+func waitReturned(t *testing.T, p *Pipeline, name string) {
+	t.Helper()
+	b := stageNamed(t, p, name)
+	eventually(t, fmt.Sprintf("stage %s to return", name), func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return !b.running
+	})
+}

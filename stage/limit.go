@@ -22,14 +22,31 @@ type flowState struct {
 	waiting atomic.Bool
 	wake    chan struct{}
 
+	// observer is the pipeline's observer of settlements, nil without one.
+	observer *Observer
+
 	acked        atomic.Uint64
 	nacked       atomic.Uint64
 	deadLettered atomic.Uint64
 	duplicates   atomic.Uint64
 }
 
-func newFlowState(maxMsgs, maxBytes int64) *flowState {
-	return &flowState{maxMsgs: maxMsgs, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
+func newFlowState(maxMsgs, maxBytes int64, obs *Observer) *flowState {
+	f := &flowState{maxMsgs: maxMsgs, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
+	if obs != nil && obs.Settled != nil {
+		f.observer = obs
+	}
+	return f
+}
+
+// newTally returns a tally of the settlements stage makes for the pipeline
+// of flow, which may be nil.
+func newTally(flow *flowState, stage string) tally {
+	tl := tally{flow: flow, stage: stage}
+	if flow != nil {
+		tl.obs = flow.observer
+	}
+	return tl
 }
 
 // admit counts n messages of the given total size as in flight.

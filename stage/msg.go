@@ -93,7 +93,7 @@ func (m Msg[T]) settle(v verdict) bool {
 	if m.t == nil {
 		return false
 	}
-	tl := tally{flow: m.t.flow}
+	tl := newTally(m.t.flow, "")
 	ok := m.t.settle(v, &tl)
 	tl.flush()
 	return ok

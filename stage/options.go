@@ -75,6 +75,10 @@ type Options struct {
 	// backoff, hooks.
 	Supervisor []supervisor.Option
 
+	// Observer receives measurements for metrics; see Observer. The zero
+	// value observes nothing and costs nothing.
+	Observer Observer
+
 	// Logger receives the pipeline's logs: a forced drain, a supervisor
 	// that gave up. Nil means slog.Default(). Nothing is logged per
 	// message.

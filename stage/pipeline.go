@@ -21,13 +21,13 @@ import (
 type Pipeline struct {
 	name string
 	opts Options
+	obs  *Observer
 	flow *flowState
 
 	mu        sync.Mutex
-	stages    []runner           // in pipeline order, the ack stage last
-	drains    []func(*tally) int // per stage, settles what waits in its input
-	links     []*link            // every channel, to check that each is consumed
-	renewals  []func()           // per channel, replaces it before a new run
+	stages    []runner // in pipeline order, the ack stage last
+	links     []*link  // every channel, for Queues
+	renewals  []func() // per channel, replaces it before a new run
 	names     map[string]bool
 	errs      []error
 	hasSource bool
@@ -62,20 +62,30 @@ func New(name string, opts Options) *Pipeline {
 	case strings.Contains(name, "/"):
 		p.invalid("the pipeline name %q contains '/', the path separator", name)
 	}
-	p.flow = newFlowState(int64(o.MaxInFlight), o.MaxInFlightBytes)
+	p.obs = o.Observer.active()
+	p.flow = newFlowState(int64(o.MaxInFlight), o.MaxInFlightBytes, p.obs)
 	return p
 }
 
 // Name returns the name given to New.
 func (p *Pipeline) Name() string { return p.name }
 
-func addStage[T any](p *Pipeline, s runner, drain func(*tally) int, out *edge[T]) {
-	p.names[s.base().name] = true
+// addStage appends s, whose output is out (nil for the ack stage). What
+// waits in out is nacked when the pipeline cleans up, or with applied set,
+// settled as the writer decided.
+func addStage[T any](p *Pipeline, s runner, out *edge[T], applied bool) {
+	b := s.base()
+	p.names[b.name] = true
 	p.stages = append(p.stages, s)
-	p.drains = append(p.drains, drain)
-	if out != nil {
-		p.links = append(p.links, &out.link)
-		p.renewals = append(p.renewals, out.renew)
+	if out == nil {
+		return
+	}
+	p.links = append(p.links, &out.link)
+	p.renewals = append(p.renewals, out.renew)
+	if applied {
+		b.drainOut = applyEdge(p, out)
+	} else {
+		b.drainOut = nackEdge(p, out)
 	}
 }
 
@@ -115,11 +125,6 @@ func (p *Pipeline) check() error {
 	}
 	if !p.hasWriter {
 		errs = append(errs, errors.New("no write stage; end the pipeline with Batch and Write"))
-	}
-	for _, l := range p.links {
-		if l.to == "" && p.hasWriter {
-			errs = append(errs, fmt.Errorf("the output of stage %q goes nowhere; every flow must reach Write", l.from))
-		}
 	}
 	if len(errs) == 0 {
 		return nil

@@ -68,6 +68,11 @@ type stageBase struct {
 	token chan struct{}
 
 	status atomic.Int32
+	obs    *Observer // nil when nobody observes
+
+	// drainOut settles what waits in the stage's output channel; nil for
+	// the ack stage, which has none.
+	drainOut func(*tally) int
 
 	mu      sync.Mutex
 	path    string // the path in the supervision tree, once known
@@ -76,7 +81,7 @@ type stageBase struct {
 }
 
 func newStageBase(p *Pipeline, name string) stageBase {
-	return stageBase{name: name, p: p, token: make(chan struct{}, 1), path: p.name + "/" + name}
+	return stageBase{name: name, p: p, token: make(chan struct{}, 1), path: p.name + "/" + name, obs: p.obs}
 }
 
 func (b *stageBase) base() *stageBase { return b }
@@ -130,10 +135,14 @@ func runStage(ctx context.Context, r runner) error {
 			b.setStatus(statusStopped)
 		}
 		if b.forced {
-			// The pipeline gave up on this run while it was stuck and
-			// settled what it had published; settle the rest now.
-			tl := tally{flow: b.p.flow}
+			// The pipeline forced the drain while this run was still going:
+			// settle what it holds, and what it may have sent after the
+			// pipeline emptied its output channel.
+			tl := newTally(b.p.flow, "")
 			r.settleHeld(&tl, false)
+			if b.drainOut != nil {
+				b.drainOut(&tl)
+			}
 			tl.flush()
 		}
 	}()

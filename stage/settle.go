@@ -200,7 +200,9 @@ func (t *Tracker) finish(v verdict, tl *tally) {
 // pipeline's shared counters are updated once per chunk rather than once
 // per message.
 type tally struct {
-	flow *flowState
+	flow  *flowState
+	stage string    // for the observer
+	obs   *Observer // nil when nobody observes settlements
 
 	msgs, bytes                 int64
 	acked, nacked, deadLettered uint64
@@ -215,7 +217,7 @@ func (tl *tally) settled(flow *flowState, kind verdictKind, size int32) {
 	if flow != tl.flow {
 		// A message of another pipeline, or a tally without one: count it
 		// at once where it belongs.
-		one := tally{flow: flow}
+		one := tally{flow: flow, obs: flow.observer}
 		one.settled(flow, kind, size)
 		one.flush()
 		return
@@ -265,5 +267,9 @@ func (tl *tally) flush() {
 	if tl.duplicates > 0 {
 		f.duplicates.Add(tl.duplicates)
 	}
-	*tl = tally{flow: f}
+	if tl.obs != nil && tl.msgs > 0 {
+		tl.obs.Settled(tl.stage, int(tl.acked), int(tl.nacked), int(tl.deadLettered))
+	}
+	tl.msgs, tl.bytes = 0, 0
+	tl.acked, tl.nacked, tl.deadLettered, tl.duplicates = 0, 0, 0, 0
 }

@@ -121,6 +121,9 @@ func (s *entryStage[T]) receive(ctx, receiveCtx context.Context) error {
 	}
 	c.msgs = buf[:n]
 	clear(buf[n:])
+	if n > 0 {
+		s.received(n)
+	}
 	c.idle = n < want
 	if n > 0 {
 		s.rest, s.prepared = c, false
@@ -176,7 +179,7 @@ func (s *entryStage[T]) admit(ctx context.Context, stop <-chan struct{}) error {
 		err := flow.waitUntil(ctx, stop, func() bool { return flow.fits(first) })
 		if errors.Is(err, errStopped) {
 			// Received but never admitted: hand the messages back.
-			tl := tally{flow: flow}
+			tl := newTally(flow, s.name)
 			nackAll(c.msgs, s.p.leftover("the pipeline began draining before the message was admitted"), &tl)
 			tl.flush()
 			s.rest = nil
@@ -242,9 +245,11 @@ func (s *entryStage[T]) sendIdleMarker(ctx context.Context) error {
 // send sends the pending chunk.
 func (s *entryStage[T]) send(ctx context.Context) error {
 	s.setStatus(statusSending)
-	idle := s.pending.idle // the chunk is the next stage's once sent
+	// The chunk is the next stage's once sent.
+	idle, n := s.pending.idle, len(s.pending.msgs)
 	select {
 	case s.out.ch <- s.pending:
+		s.sent(n)
 		s.lastIdle = idle
 		s.pending = nil
 		return nil

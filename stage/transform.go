@@ -153,6 +153,7 @@ func (s *transformStage[In, Out]) loop(ctx context.Context) error {
 				s.closed = true
 				continue
 			}
+			s.received(len(c.msgs))
 			s.mu.Lock()
 			s.cur, s.pos = c, 0
 			s.mu.Unlock()
@@ -244,9 +245,11 @@ func (s *transformStage[In, Out]) send(ctx context.Context, idle bool) error {
 		s.emit.out = s.out.pool.get()
 	}
 	s.emit.out.idle = idle
+	n := len(s.emit.out.msgs)
 	s.setStatus(statusSending)
 	select {
 	case s.out.ch <- s.emit.out:
+		s.sent(n)
 		s.emit.out = nil
 		return nil
 	case <-ctx.Done():
@@ -279,7 +282,7 @@ func (s *transformStage[In, Out]) settleHeld(tl *tally, running bool) {
 
 func (s *transformStage[In, Out]) reset() {
 	s.cur, s.pos, s.emit.out, s.closed = nil, 0, nil, false
-	s.tl = tally{flow: s.p.flow}
+	s.tl = newTally(s.p.flow, s.name)
 }
 
 // receiveChunk waits for the next chunk of in, and returns nil, nil when in

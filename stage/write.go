@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cenkalti/backoff/v4"
 
@@ -69,6 +70,7 @@ type writeStage[T any] struct {
 	attempts int
 	bo       backoff.BackOff
 	lastErr  error
+	resumed  bool // no attempt made yet in this run
 	results  *chunk[T]
 	closed   bool
 }
@@ -82,7 +84,9 @@ func (s *writeStage[T]) loop(ctx context.Context) error {
 			return fmt.Errorf("stage %s: open writer: %w", s.name, err)
 		}
 	}
-	s.bo = nil // a new run starts a new backoff sequence
+	// A new run starts a new backoff sequence, and retries a batch left by
+	// a failed run at once: its supervisor has waited before restarting it.
+	s.bo, s.resumed = nil, true
 
 	for {
 		if s.results != nil {
@@ -104,6 +108,7 @@ func (s *writeStage[T]) loop(ctx context.Context) error {
 				s.closed = true
 				continue
 			}
+			s.received(len(c.msgs))
 			s.mu.Lock()
 			s.cur = c
 			s.mu.Unlock()
@@ -122,7 +127,7 @@ func (s *writeStage[T]) write(ctx context.Context) error {
 		if s.bo == nil {
 			s.bo = s.retry.newBackOff(s.clk)
 		}
-		if s.attempts > 0 {
+		if s.attempts > 0 && !s.resumed {
 			wait := s.bo.NextBackOff()
 			if wait == backoff.Stop {
 				s.giveUp()
@@ -135,6 +140,7 @@ func (s *writeStage[T]) write(ctx context.Context) error {
 		}
 
 		s.attempts++
+		s.resumed = false
 		s.setStatus(statusBusy)
 		panicked, err := s.attempt(ctx)
 		if panicked != nil {
@@ -181,12 +187,21 @@ func (s *writeStage[T]) write(ctx context.Context) error {
 func (s *writeStage[T]) attempt(ctx context.Context) (panicked any, err error) {
 	actx, release := attemptContext(ctx, s.clk, s.retry.AttemptTimeout)
 	defer release()
+	batch := s.cur.msgs
+	var start time.Time
+	if s.obs != nil && s.obs.Wrote != nil {
+		start = s.clk.Now()
+		defer func() {
+			s.obs.Wrote(s.name, len(batch), batchBytes(batch), s.clk.Since(start), err)
+		}()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			panicked = r
+			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
-	err = s.w.Write(actx, s.cur.msgs)
+	err = s.w.Write(actx, batch)
 	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), ErrAttemptTimeout) {
 		// The writer returned its context's plain error; say that the
 		// attempt timed out, and keep the writer's error for the reason.
@@ -267,6 +282,15 @@ func (s *writeStage[T]) applyPartial(be *BatchError) bool {
 	}
 	s.mu.Unlock()
 	return true
+}
+
+// batchBytes returns the total size of the messages of batch.
+func batchBytes[T any](batch []Msg[T]) int {
+	n := 0
+	for _, m := range batch {
+		n += m.Size()
+	}
+	return n
 }
 
 func errText(err error) string {
