@@ -286,8 +286,8 @@ func TestFatalStopsPipelineAndNacks(t *testing.T) {
 		t.Errorf("Open called %d times and Close %d, want 1 and 1", opens, closes)
 	}
 	// Nothing is acked. The fatal write's records are nacked with its
-	// error; those received after it are nacked too, or left to the
-	// broker's redelivery when the consumer closed.
+	// error. Those received after it are nacked too, or redelivered by the
+	// broker when the consumer closed.
 	st, _ := e.broker.Subscription(testTopic, testSub)
 	if st.Cursor != -1 {
 		t.Errorf("subscription cursor %d, want -1: nothing acked", st.Cursor)

@@ -16,9 +16,9 @@ const EnvConfigPath = "CONNECTOR_CONFIG_PATH"
 
 // Config is the configuration of the sink runtime. Each field has an
 // environment variable, named in its tag, and a YAML key in snake case.
-// LoadConfig reads both, the environment overriding the file; a program
-// may also fill a Config itself and give it to New, which applies the
-// defaults of the fields left at zero and validates it.
+// LoadConfig reads both, and the environment overrides the file. A program
+// may instead start from DefaultConfig, set fields itself and give the
+// result to New, which validates it.
 //
 // The consumed topics are either one topic given by DanubeTopic, with the
 // subscription settings at the top level, or a list of Routes, each with
@@ -91,8 +91,8 @@ type Config struct {
 	// bound. A record larger than the bound is written alone.
 	BatchMaxBytes int `env:"BATCH_MAX_BYTES" yaml:"batch_max_bytes" min:"0"`
 	// BatchTimeout is the longest a record waits for its batch to fill. A
-	// batch is also written as soon as no more records are ready, so a
-	// quiet topic never waits for it.
+	// batch is also written as soon as no more records are ready to be
+	// batched, so a quiet topic does not wait for the timeout.
 	BatchTimeout time.Duration `env:"BATCH_TIMEOUT_MS" yaml:"batch_timeout_ms" unit:"ms" default:"1000" min:"1"`
 
 	// DrainTimeout bounds the stop: records received are written and
@@ -140,7 +140,7 @@ type Policy struct {
 	// AckTimeout is how long the broker waits for an acknowledgement
 	// before it redelivers.
 	AckTimeout time.Duration `env:"ACK_TIMEOUT_MS" yaml:"ack_timeout_ms" unit:"ms" min:"0"`
-	// PoisonPolicy is what the broker does with a message redelivered
+	// PoisonPolicy is the broker's action on a message redelivered
 	// MaxRedeliveries times: dead_letter (to the route's dead-letter
 	// topic), drop or block.
 	PoisonPolicy string `env:"POISON_POLICY" yaml:"poison_policy" oneof:"dead_letter|drop|block"`
@@ -157,9 +157,9 @@ func (p Policy) set() bool {
 // LoadConfig reads the configuration from the YAML file at path, if path
 // is not empty, and from the environment, which overrides the file. An
 // empty path means the file named by CONNECTOR_CONFIG_PATH, if set. It
-// returns every problem at once in one error, each naming its key as the
-// user wrote it, such as `BATCH_SIZE: must be a positive integer, got
-// "abc"`; no problem shows the token.
+// returns every problem at once in one error. Each problem names its key
+// as the user wrote it, such as `BATCH_SIZE: must be a positive integer,
+// got "abc"`, and none shows the token.
 func LoadConfig(path string) (Config, error) {
 	return loadConfig(path, os.LookupEnv)
 }

@@ -6,12 +6,12 @@ import "context"
 // the runtime consumes, batches, retries, dead-letters and acknowledges,
 // and the connector only writes.
 //
-// The runtime calls Open, Write and Close one at a time, never two at
-// once, even when it consumes several routes: the batches of different
-// routes are written one after the other, and a connector needs no lock
-// of its own. A connector whose Write is safe for concurrent use
-// implements ConcurrentWriter to have the routes write in parallel.
-// Health may be called at any time, concurrently with the others.
+// The runtime calls Open, Write and Close one at a time, even when it
+// consumes several routes, so a connector needs no lock of its own. The
+// batches of different routes are written one after the other. A
+// connector whose Write is safe for concurrent use implements
+// ConcurrentWriter to have the routes write in parallel. Health may be
+// called at any time, concurrently with the others.
 type Connector interface {
 	// Open is called before the first Write, and again after the runtime
 	// restarted the connector following a failure: a fatal error from
@@ -26,11 +26,11 @@ type Connector interface {
 	// when only some did, or another error to fail the whole batch.
 	//
 	// Errors carry their class (see ErrRetryable, ErrInvalidData and
-	// ErrFatal): retryable records are written again, alone with the
-	// other failed records of the batch and never with those already
-	// written, after a backoff delay; invalid ones go to the dead-letter
-	// topic; a fatal error closes and reopens the connector. The runtime
-	// acks a record only after Write reported it written.
+	// ErrFatal). Retryable records are written again after a backoff
+	// delay, together with the other failed records of the batch but never
+	// with those already written. Invalid ones go to the dead-letter topic.
+	// A fatal error closes and reopens the connector. The runtime acks a
+	// record only after Write reported it written.
 	//
 	// Write must return when ctx is done, which happens when the runtime
 	// is forced to stop. It must not modify the records, and may keep
@@ -44,14 +44,14 @@ type Connector interface {
 	Close(ctx context.Context) error
 
 	// Health reports whether the connector can write now, for the
-	// readiness check; it should be cheap, such as a ping, and return
+	// readiness check. It should be cheap, such as a ping, and return
 	// when ctx is done.
 	Health(ctx context.Context) error
 }
 
 // ConcurrentWriter is implemented by a Connector whose Write may run for
 // several routes at once. When ConcurrentWrites returns true, each route
-// calls Write from its own goroutine as soon as it has a batch; the
+// calls Write from its own goroutine as soon as it has a batch. The
 // batches of one route still come one at a time and in order, and Close
 // still waits for every Write to return.
 type ConcurrentWriter interface {

@@ -24,7 +24,7 @@ type subscription struct {
 	msgs     []*danube.Message // the receive buffer; the entry stage receives from one goroutine
 
 	mu  sync.Mutex
-	err error // why the subscription failed, nil while it works
+	err error // the cause of the subscription's failure, nil while it works
 }
 
 func newSubscription(r *route, cons *danube.Consumer) *subscription {

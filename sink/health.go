@@ -46,11 +46,11 @@ func (h *health) observe(e supervisor.Event) {
 	}
 }
 
-// Live returns nil while the runtime works, and otherwise why not, so
-// that the process is restarted. It fails when Run has returned with an
-// error (its supervisor gave up), when a stage or child did not stop in
-// time and was left running, stuck in the connector, and when a route has
-// held records without settling any for StallTimeout. It is meant for a
+// Live returns nil while the runtime works, and otherwise the reason, so
+// that the process is restarted. It fails in three cases: Run has returned
+// with an error because its supervisor gave up; a stage or child did not
+// stop in time and was left running, stuck in the connector; or a route
+// has held records without settling any for StallTimeout. It is meant for a
 // liveness probe, such as /healthz, and is safe to call at any time; it
 // does not call the connector.
 func (rt *Runtime) Live(ctx context.Context) error {

@@ -2,12 +2,13 @@ package sink
 
 import "time"
 
-// Record is one message from the broker, as a sink connector sees it.
+// Record is one message from the broker, as a sink connector receives it.
 //
 // A record may be delivered more than once: after a nack, an ack timeout, a
-// consumer reconnect or a broker restart the broker sends it again. Topic,
-// Partition and Offset identify it across deliveries, so a connector that
-// derives its write key from them writes idempotently.
+// consumer reconnect or a broker restart the broker sends it again, at
+// times twice in one batch. PartitionTopic and Offset identify it across
+// deliveries on a reliable topic, so a connector that derives its write
+// key from them writes idempotently.
 type Record struct {
 	// Topic is the topic the connector subscribed to, without a partition
 	// suffix, for example /default/orders.
@@ -23,9 +24,10 @@ type Record struct {
 	Offset uint64
 	// Subscription is the subscription the message was received on.
 	Subscription string
-	// Attempt is the delivery attempt as counted by this process, from 1.
-	// The broker does not send its own count, so a redelivery after this
-	// process restarted starts again from 1.
+	// Attempt is the delivery attempt, from 1, as counted by the route's
+	// consumer. The broker does not send its own count, so the count
+	// starts again from 1 when the route subscribes again: after the
+	// connector was reopened, and after the process restarted.
 	Attempt int
 	// Payload is the message body.
 	Payload []byte

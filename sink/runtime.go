@@ -49,7 +49,7 @@ type Runtime struct {
 
 	mu        sync.Mutex
 	running   bool
-	runErr    error // what the last Run returned
+	runErr    error // the last Run's result
 	client    *danube.Client
 	run       context.Context // done when the current Run's stop began
 	stopRun   context.CancelCauseFunc
@@ -107,11 +107,13 @@ func New(conn Connector, cfg Config, opts Options) (*Runtime, error) {
 // Run consumes until ctx is done, then drains: every route stops
 // receiving, writes what it holds and acknowledges it, within
 // Config.DrainTimeout, and what is still unwritten then is nacked. It
-// returns nil after a clean drain. It returns an error when the drain
-// was forced, by its deadline or by Force, naming what held it up; when
-// the runtime could not start (a dead-letter producer, the subscription
-// policy); or when its supervisor gave up on a connector that kept
-// failing, wrapping the last failure, such as an ErrFatal from Write.
+// returns nil after a clean drain.
+//
+// Run returns an error in three cases. A drain forced by its deadline or
+// by Force gives an error naming what held it up. A runtime that could not
+// start (its dead-letter producer, the subscription policy) gives the
+// cause. A supervisor that gave up on a connector that kept failing gives
+// its last failure, such as an ErrFatal from Write.
 //
 // Run may be called again after it returned.
 func (rt *Runtime) Run(ctx context.Context) (err error) {

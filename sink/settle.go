@@ -11,8 +11,8 @@ import (
 )
 
 // delivery is one message received from the broker on its way through a
-// route: the record the connector sees, the message to acknowledge, and
-// the pipeline's tracker, in one allocation. It is the stage.Settler of
+// route: the record the connector receives, the message to acknowledge,
+// and the pipeline's tracker, in one allocation. It is the stage.Settler of
 // its message.
 type delivery struct {
 	tracker stage.Tracker
@@ -146,7 +146,7 @@ func (st *settler) run() {
 	}
 }
 
-// send hands one settlement to the broker without waiting for its answer.
+// send hands one settlement to the broker without waiting for its reply.
 func (st *settler) send(s settlement) {
 	cons := st.sub.consumer
 	switch s.kind {

@@ -18,13 +18,12 @@ import (
 
 	"github.com/danube-messaging/danube-connect-go/danube"
 	"github.com/danube-messaging/danube-connect-go/danube/danubetest"
-	"github.com/danube-messaging/danube-connect-go/internal/lifecycle"
 )
 
 // helperEnv names the environment variable that turns the test binary
-// into a sink process for the signal tests; its value is the mode of the
-// process's connector: "write" writes every batch, "hang" blocks in Write
-// until its context ends.
+// into a sink process for the signal tests. Its value is the mode of the
+// process's connector: "write" writes every batch, and "hang" blocks in
+// Write until its context ends.
 const helperEnv = "SINK_TEST_HELPER"
 
 // helperMain is the main function of the sink process: a connector
@@ -36,23 +35,23 @@ func helperMain(mode string) int {
 	cfg, err := LoadConfig("")
 	if err != nil {
 		log.Error("invalid configuration", "error", err)
-		return lifecycle.ExitCode(err)
+		return ExitCode(err)
 	}
 	conn := &helperConn{mode: mode}
 	rt, err := New(conn, cfg, Options{Logger: log})
 	if err != nil {
 		log.Error("new runtime", "error", err)
-		return lifecycle.ExitCode(err)
+		return ExitCode(err)
 	}
 
-	err = lifecycle.RunWithSignals(context.Background(), rt, lifecycle.Options{DrainTimeout: cfg.DrainTimeout, Logger: log})
+	err = rt.RunWithSignals(context.Background())
 	for _, st := range rt.Stats() {
 		fmt.Printf("stats in_flight=%d acked=%d nacked=%d\n", st.InFlight, st.Acked, st.Nacked)
 	}
 	if err != nil {
 		log.Error("sink stopped", "error", err)
 	}
-	return lifecycle.ExitCode(err)
+	return ExitCode(err)
 }
 
 // helperConn is the connector of the sink process.
@@ -112,7 +111,7 @@ func (b *lockedBuffer) waitFor(t *testing.T, s string) {
 	}
 }
 
-// sinkProcess is the sink process as the test sees it.
+// sinkProcess is the sink process, with what it printed.
 type sinkProcess struct {
 	cmd    *exec.Cmd
 	lines  chan string // stdout, line by line
