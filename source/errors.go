@@ -20,6 +20,9 @@ var (
 	// draining or has failed.
 	ErrStopped = errors.New("source runtime stopped taking records")
 
+	// ErrForced is wrapped by the error of a Run that Force cut short.
+	ErrForced = errors.New("source runtime forced to stop")
+
 	// ErrAlreadyRunning is returned by Run while another Run of the same
 	// Runtime has not returned.
 	ErrAlreadyRunning = errors.New("source runtime already running")

@@ -263,7 +263,7 @@ func TestPollErrorsRetriedThenFatalStops(t *testing.T) {
 	log.mu.Lock()
 	log.pollErrs = []error{source.Fatal(errors.New("input gone"))}
 	log.mu.Unlock()
-	clk.Advance(opts.PollInterval + source.DefaultPollInterval)
+	clk.Advance(source.DefaultPollInterval)
 	err := waitRun(t, done)
 	if !errors.Is(err, source.ErrFatal) {
 		t.Fatalf("Run = %v, want the fatal Poll error", err)
@@ -314,4 +314,53 @@ func TestFatalCommitStopsRun(t *testing.T) {
 	if st := rt.Stats(); st.Checkpoint != nil {
 		t.Errorf("Stats.Checkpoint = %x, want none committed", st.Checkpoint)
 	}
+}
+
+// TestForceCutsDrainShort holds the broker's answers back, so that a
+// drain would wait for them; Force ends it at once, without committing
+// the records the broker stored but did not acknowledge.
+func TestForceCutsDrainShort(t *testing.T) {
+	brokerClock := clock.NewFake(time.Time{})
+	b := danubetest.Start(t, danubetest.WithClock(brokerClock))
+	if err := brokerClock.BlockUntil(context.Background(), 1); err != nil { // the broker's reaper ticker
+		t.Fatal(err)
+	}
+	idle := brokerClock.Waiters()
+
+	clk := clock.NewFake(time.Time{})
+	log := newLog(makeRecords(20), 10)
+	log.tail = true
+	opts := testOptions(clk)
+	opts.CheckpointInterval = time.Hour
+	opts.SendTimeout = time.Hour
+	rt := newRuntime(t, newClient(t, b), pollLog{log}, opts)
+
+	// The first ten are answered at once, the next ten are held.
+	log.avail = 10
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runAsync(ctx, rt)
+	eventually(t, "the commit at 10", func() bool { return unpos(t, log.lastCommit()) == 10 })
+	b.Delay("SendMessage", time.Hour)
+	log.release(20)
+	eventually(t, "ten answers held", func() bool {
+		clk.Advance(source.DefaultPollInterval)
+		return brokerClock.Waiters() >= idle+10
+	})
+
+	cancel() // the drain waits for the held answers, on a clock that does not move
+	rt.Force()
+	err := waitRun(t, done)
+	if !errors.Is(err, source.ErrForced) {
+		t.Fatalf("Run = %v, want ErrForced", err)
+	}
+	if got := unpos(t, log.lastCommit()); got != 10 {
+		t.Errorf("last commit at %d, want 10", got)
+	}
+	if n := len(b.Messages(testTopic)); n != 20 {
+		t.Errorf("%d records stored, want 20: ten of them unanswered", n)
+	}
+	if st := rt.Stats(); st.Published != 10 || st.Failed != 10 {
+		t.Errorf("Stats = %+v, want 10 published and 10 failed", st)
+	}
+	rt.Force() // between Runs: does nothing
 }

@@ -20,18 +20,20 @@ import (
 type publisher struct {
 	client *danube.Client
 	opts   *Options
-	name   string // producer name, one per topic
+	name   string          // producer name, one per topic
+	forced context.Context // done once the run was forced
 
 	mu        sync.Mutex
 	producers map[string]*danube.Producer
 	results   []error // per record of the batch being written
 }
 
-func newPublisher(client *danube.Client, opts *Options, producerName string) *publisher {
+func newPublisher(client *danube.Client, opts *Options, producerName string, forced context.Context) *publisher {
 	return &publisher{
 		client:    client,
 		opts:      opts,
 		name:      producerName,
+		forced:    forced,
 		producers: make(map[string]*danube.Producer),
 	}
 }
@@ -63,6 +65,15 @@ func (p *publisher) producer(ctx context.Context, topic string) (*danube.Produce
 // whose failures the write stage retries or, for errors that retrying
 // cannot cure, marks Permanent so that the record fails at once.
 func (p *publisher) Write(ctx context.Context, batch []stage.Msg[*item]) error {
+	if err := context.Cause(p.forced); err != nil {
+		return stage.Permanent(fmt.Errorf("not sent: %w", err))
+	}
+	// Force cuts the sends in flight short.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(p.forced, func() { cancel(context.Cause(p.forced)) })
+	defer stop()
+
 	inst := p.opts.Instrumentation
 	start := p.opts.Clock.Now()
 	if p.opts.Clock != clock.Real() {
@@ -109,12 +120,17 @@ func (p *publisher) Write(ctx context.Context, batch []stage.Msg[*item]) error {
 
 	var failed []stage.Failure
 	var firstErr error
+	forced := context.Cause(p.forced)
 	for i, err := range results {
 		if err == nil {
 			continue
 		}
 		batch[i].Value.setErr(err)
-		failed = append(failed, stage.Failure{Index: i, Err: classifySend(err)})
+		class := classifySend(err)
+		if forced != nil {
+			class = stage.Permanent(fmt.Errorf("send cut short: %w: %w", forced, err))
+		}
+		failed = append(failed, stage.Failure{Index: i, Err: class})
 		if firstErr == nil {
 			firstErr = err
 		}

@@ -37,6 +37,11 @@ type run struct {
 	pctx   context.Context // the pipeline's; done when the drain begins
 	cancel context.CancelCauseFunc
 
+	// forced is done once Force was called: sends in flight are cut
+	// short, and the records not yet sent fail at once.
+	forced      context.Context
+	forceCancel context.CancelCauseFunc
+
 	mu      sync.Mutex
 	failure error
 
@@ -51,7 +56,19 @@ type run struct {
 func (rt *Runtime) newRun(start Checkpoint) *run {
 	rn := &run{rt: rt, opts: &rt.opts, log: rt.log}
 	rn.ledger = newLedger(start, rt.opts.CheckpointEvery, rn.recordFailed)
+	rn.forced, rn.forceCancel = context.WithCancelCause(context.Background())
 	return rn
+}
+
+// force cuts the run short: the pipeline drains, and the publisher fails
+// every record it has not sent yet.
+func (rn *run) force() {
+	rn.forceCancel(ErrForced)
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.cancel != nil {
+		rn.cancel(ErrForced)
+	}
 }
 
 // fail stops the run because of err: the pipeline drains, publishing what
@@ -85,7 +102,12 @@ func (rn *run) failed() error {
 // alongside.
 func (rn *run) pipeline(ctx context.Context, pub *publisher) error {
 	rt, opts := rn.rt, rn.opts
+	rn.mu.Lock()
 	rn.pctx, rn.cancel = context.WithCancelCause(ctx)
+	if rn.forced.Err() != nil {
+		rn.cancel(ErrForced)
+	}
+	rn.mu.Unlock()
 	defer rn.cancel(errRunEnded)
 	stopWatch := context.AfterFunc(ctx, func() {
 		now := opts.Clock.Now()
@@ -179,7 +201,8 @@ func (rn *run) retryPolicy() stage.RetryPolicy {
 // finishContext returns the context of the steps after the pipeline: the
 // final commit, closing the producers and the connector. When the Run's
 // context ended, they share what is left of DrainTimeout; otherwise they
-// get CommitTimeout.
+// get CommitTimeout. A forced run gets the same: Force cuts short the
+// sends, not the commit of what the broker has acknowledged.
 func (rn *run) finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	budget := rn.opts.CommitTimeout
 	if at := rn.stoppedAt.Load(); at != nil {

@@ -41,6 +41,7 @@ type Runtime struct {
 	committed Checkpoint // the checkpoint of the last successful Commit
 	open      bool       // the connector is open
 	commits   uint64
+	current   *run // the Run in progress, nil between Runs
 
 	published      atomic.Uint64
 	failed         atomic.Uint64
@@ -127,8 +128,10 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pub := newPublisher(rt.client, &rt.opts, rt.producer)
 	rn := rt.newRun(start)
+	pub := newPublisher(rt.client, &rt.opts, rt.producer, rn.forced)
+	rt.setCurrent(rn)
+	defer rt.setCurrent(nil)
 
 	// Fail before reading anything when the default topic cannot take
 	// records: a wrong URL, token or dispatch strategy.
@@ -170,6 +173,9 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	if xerr != nil {
 		errs = append(errs, fmt.Errorf("close connector: %w", xerr))
 	}
+	if rn.forced.Err() != nil {
+		errs = append(errs, ErrForced)
+	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -196,6 +202,32 @@ func (rt *Runtime) mode() string {
 		return "stream"
 	}
 	return "poll"
+}
+
+func (rt *Runtime) setCurrent(rn *run) {
+	rt.mu.Lock()
+	rt.current = rn
+	rt.mu.Unlock()
+}
+
+// Force cuts the Run in progress short: the sends in flight are
+// cancelled, the records not yet sent fail at once, and the Run commits
+// what the broker has acknowledged, closes the connector and returns an
+// error wrapping ErrForced. Records that were sent but not acknowledged
+// come again after a restart. Force does not wait, does nothing between
+// Runs, and is safe to call from any goroutine; lifecycle services call
+// it on a second SIGTERM.
+//
+// TODO(limit): a batch waiting out a retry backoff when Force is called
+// fails only once the wait ends, at most 30 s later, because the write
+// stage's wait cannot be cut short from outside the pipeline.
+func (rt *Runtime) Force() {
+	rt.mu.Lock()
+	rn := rt.current
+	rt.mu.Unlock()
+	if rn != nil {
+		rn.force()
+	}
 }
 
 func (rt *Runtime) setOpen(open bool) {
