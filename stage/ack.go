@@ -7,7 +7,7 @@ import (
 
 // The ack stage is the last stage of every pipeline. The write stage hands
 // it each batch once the outcome of every message is known, and goes on to
-// the next batch at once; the ack stage then settles the messages, calling
+// the next batch at once. The ack stage then settles the messages, calling
 // their Settlers, and releases them from the in-flight limits. A broker
 // acknowledgement that takes time therefore delays the next acks, never the
 // next write, while the in-flight limits still bound how far writes may run

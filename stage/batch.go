@@ -26,10 +26,10 @@ const (
 //     stopped it, and no more input is queued;
 //   - the input is closed, which is how a drain reaches the batch stage.
 //
-// The idle rule is what keeps a pipeline from starving behind a broker that
-// delivers only a few unacknowledged messages at a time: waiting for a full
-// batch, or for MaxWait, would hold messages that cannot be acked until the
-// batch is written. The zero value of every field means the default
+// The idle rule keeps a pipeline from starving behind a broker that
+// delivers only a few unacknowledged messages at a time. Waiting for a full
+// batch, or for MaxWait, would hold back messages that the broker needs
+// acked before it delivers more. The zero value of every field means the default
 // documented on it.
 type BatchOptions struct {
 	// MaxCount is the most messages a batch holds, DefaultBatchMaxCount by

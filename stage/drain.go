@@ -10,15 +10,15 @@ import (
 // ErrDrainTimeout is matched by a *DrainError with errors.Is.
 var ErrDrainTimeout = errors.New("drain deadline passed")
 
-// DrainError is what Run returns when its drain missed the graceful phase
-// and was forced. Every message that was not written was nacked, unless
-// Unsettled says otherwise.
+// DrainError is the error Run returns when its drain missed the graceful
+// phase and was forced. Every message that was not written was nacked,
+// except the Unsettled ones.
 type DrainError struct {
 	// Pipeline is the pipeline's name.
 	Pipeline string
 	// Stuck holds the paths of the stages that were still busy, in user
-	// code or retrying a write, when the graceful phase ended; when none
-	// was busy, the first stage that had not finished.
+	// code or retrying a write, when the graceful phase ended. When none
+	// was busy, it holds the first stage that had not finished.
 	Stuck []string
 	// Abandoned holds the paths of the stages that had not returned when
 	// Run returned, stuck in user code that ignores its context. Their
@@ -26,9 +26,9 @@ type DrainError struct {
 	Abandoned []string
 	// Nacked counts the messages the forced phase nacked.
 	Nacked int64
-	// Unsettled counts the messages still in flight when Run returned,
-	// held by an abandoned stage where the pipeline could not reach them;
-	// the stage settles them if it ever returns.
+	// Unsettled counts the messages still in flight when Run returned.
+	// An abandoned stage holds them where the pipeline cannot reach them,
+	// and settles them if it ever returns.
 	Unsettled int64
 }
 

@@ -121,8 +121,8 @@ func Batch[T any](f Flow[T], name string, opts BatchOptions) Batches[T] {
 }
 
 // AckStageName is the name of the stage that Write adds after the write
-// stage to settle the messages written; see the ack stage in the package
-// documentation. No other stage may take it.
+// stage to settle the messages written, so no other stage may take it.
+// The package documentation describes the ack stage.
 const AckStageName = "ack"
 
 // Write joins a write stage named name to b, writing each batch with w,

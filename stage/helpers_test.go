@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime"
 	"sync"
 	"testing"
@@ -158,6 +159,7 @@ func testOptions(clk *clock.Fake, change func(*Options)) Options {
 	o := Options{
 		Clock:        clk,
 		DrainTimeout: 10 * time.Second,
+		Logger:       slog.New(slog.DiscardHandler),
 		Supervisor: []supervisor.Option{
 			supervisor.WithBackoff(supervisor.Backoff{Initial: -1}),
 		},

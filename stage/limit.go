@@ -5,8 +5,8 @@ import (
 	"sync/atomic"
 )
 
-// flowState is what a pipeline shares with the trackers of the messages it
-// admitted: the in-flight limits and the settlement counters.
+// flowState holds the in-flight limits and the settlement counters that a
+// pipeline shares with the trackers of the messages it admitted.
 //
 // Messages are admitted by the entry stage alone, and released from any
 // stage that settles them, so only the entry ever waits for room.

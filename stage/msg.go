@@ -26,9 +26,8 @@ type Msg[T any] struct {
 
 // NewMsg returns a message carrying value, whose settlement goes to s.
 // Size is the message's size in bytes, as counted against
-// Options.MaxInFlightBytes and BatchOptions.MaxBytes; pass 0 if it is
-// unknown; sizes are kept in 32 bits, so larger ones are clamped. A nil s
-// is allowed for messages that need no acknowledgement.
+// Options.MaxInFlightBytes and BatchOptions.MaxBytes, or 0 if unknown.
+// Sizes are kept in 32 bits, so larger ones are clamped. A nil s is allowed for messages that need no acknowledgement.
 //
 // Cost: one allocation of 32 bytes, the message's Tracker. Attach avoids it.
 func NewMsg[T any](value T, size int, s Settler) Msg[T] {
@@ -50,7 +49,7 @@ func Attach[T any](value T, t *Tracker, size int, s Settler) Msg[T] {
 	return Msg[T]{Value: value, t: t}
 }
 
-// Size returns the message's size in bytes as given to NewMsg or Attach; a
+// Size returns the message's size in bytes as given to NewMsg or Attach. A
 // part made by FlatMap has an equal share of its parent's size.
 func (m Msg[T]) Size() int {
 	if m.t == nil {

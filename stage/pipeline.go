@@ -183,10 +183,10 @@ func (p *Pipeline) end() {
 	p.mu.Unlock()
 }
 
-// Run runs the pipeline until its source is exhausted and every message is
-// settled, returning nil; until its supervisor gives up on a stage that
-// keeps failing; or until ctx is done, when it drains the pipeline and
-// returns.
+// Run runs the pipeline until one of three things happens. When the source
+// is exhausted and every message is settled, Run returns nil. When the
+// supervisor gives up on a stage that keeps failing, Run returns its error.
+// When ctx is done, Run drains the pipeline and returns.
 //
 // The drain has two phases within Options.DrainTimeout. In the first, the
 // entry stops taking messages from the source, and every stage finishes
@@ -205,6 +205,9 @@ func (p *Pipeline) end() {
 // it holds are nacked, and its own settlement of them, if it ever comes, is
 // ignored. Run may be called again after it returned, unless a stage is
 // still stuck.
+//
+// Under a parent supervisor, give the pipeline's Spec a ShutdownTimeout
+// longer than DrainTimeout, so that the parent waits for the drain.
 func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.begin(); err != nil {
 		return err

@@ -10,8 +10,8 @@ import (
 	"github.com/danube-messaging/danube-connect-go/supervisor"
 )
 
-// status is what a stage is doing, kept so that a drain that misses its
-// deadline can say which stage held it up.
+// status is the activity of a stage, kept so that a drain that misses its
+// deadline can name the stage that held it up.
 type status int32
 
 const (
@@ -38,7 +38,7 @@ func (s status) String() string {
 	return fmt.Sprintf("status(%d)", int32(s))
 }
 
-// runner is a stage as its pipeline sees it: a supervised child whose state
+// runner is the pipeline's view of a stage: a supervised child whose state
 // outlives its runs, so that a restarted stage goes on where the failed one
 // stopped.
 type runner interface {
@@ -63,12 +63,12 @@ type stageBase struct {
 	p    *Pipeline
 
 	// token holds a value while a run is in progress. A supervisor that
-	// gave up waiting for a stuck run may start another; the new run waits
-	// here rather than share the state with the old one.
+	// gave up waiting for a stuck run may start another, and the new run
+	// waits here rather than share the state with the old one.
 	token chan struct{}
 
 	status atomic.Int32
-	obs    *Observer // nil when nobody observes
+	obs    *Observer // nil without an observer
 
 	// drainOut settles what waits in the stage's output channel; nil for
 	// the ack stage, which has none.
@@ -97,10 +97,9 @@ func (b *stageBase) pathName() string {
 	return b.path
 }
 
-// runStage is the Run method of every stage: it makes sure one run at a
-// time touches the stage's state, cancels the run when the pipeline forces
-// its drain, and settles what the stage holds if the pipeline has done so
-// meanwhile.
+// runStage is the Run method of every stage. It makes sure that one run at
+// a time touches the stage's state, and cancels the run when the pipeline
+// forces its drain. A run that ends after that settles what it holds.
 func runStage(ctx context.Context, r runner) error {
 	b := r.base()
 	select {

@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// Settler receives the settlement of one message on behalf of whoever
-// created it: the source that consumed it from the broker. For every
+// Settler receives the settlement of one message on behalf of the source
+// that created it, usually by consuming it from the broker. For every
 // message that enters a pipeline exactly one of the three methods is
-// called, exactly once.
+// called, exactly once, unless a stage stuck in user code never returns
+// (see DrainError.Unsettled).
 //
 // The methods are called from the goroutine of the stage that settles the
 // message: usually the pipeline's ack stage, which runs after the write
@@ -24,10 +25,10 @@ type Settler interface {
 	// or deliberately dropped by a filter.
 	Ack()
 	// Nack reports that the message was not processed and should be
-	// delivered again after delay. Reason says why, for logs.
+	// delivered again after delay. Reason explains why, for logs.
 	Nack(delay time.Duration, reason string)
 	// DeadLetter reports that the message can never be processed and
-	// should go to the dead-letter target. Reason says why and travels
+	// should go to the dead-letter target. Reason explains why and travels
 	// with the message.
 	DeadLetter(reason string)
 }
@@ -56,7 +57,7 @@ const (
 	trackerSettled
 )
 
-// verdictKind is how a message was settled. The order matters: a message
+// verdictKind is the kind of a settlement. The order matters: a message
 // split into parts takes the highest kind among its parts.
 type verdictKind uint8
 
@@ -101,10 +102,10 @@ func (*fanout) Nack(time.Duration, string) {}
 func (*fanout) DeadLetter(string)          {}
 
 // combine folds the verdict of one part into the aggregate of the parts
-// settled before it. The rule: every part acked gives an ack; any part
-// nacked gives a nack, with the longest delay asked for and the reason
-// that came with it; otherwise any part dead-lettered gives a dead letter
-// with the reason of the first part dead-lettered.
+// settled before it. Every part acked gives an ack. Any part nacked gives a
+// nack, with the longest delay requested and the reason that came with it.
+// Otherwise any part dead-lettered gives a dead letter, with the reason of
+// the first part dead-lettered.
 func combine(acc, v verdict) verdict {
 	switch {
 	case v.kind > acc.kind:
@@ -202,7 +203,7 @@ func (t *Tracker) finish(v verdict, tl *tally) {
 type tally struct {
 	flow  *flowState
 	stage string    // for the observer
-	obs   *Observer // nil when nobody observes settlements
+	obs   *Observer // nil without an observer of settlements
 
 	msgs, bytes                 int64
 	acked, nacked, deadLettered uint64

@@ -23,8 +23,9 @@ import (
 // kept, and the supervisor restarts the stage, which calls Receive again.
 // Messages returned after the drain began are still processed.
 //
-// Every message the source hands over is settled by the pipeline exactly
-// once, through the Settler given to NewMsg or Attach.
+// The pipeline settles every message the source hands over exactly once,
+// through the Settler given to NewMsg or Attach, with the exception that
+// the package documentation names.
 type Source[T any] interface {
 	Receive(ctx context.Context, buf []Msg[T]) (int, error)
 }

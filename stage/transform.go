@@ -16,9 +16,9 @@ import (
 // the stage's context, which is cancelled only when the pipeline forces its
 // drain or its supervisor stops the stage.
 //
-// An error from the function settles the message and the stage goes on:
-// Redeliver nacks it with its delay, and any other error dead-letters it
-// with the error's text as the reason, because a function that failed on a
+// An error from the function settles the message and the stage goes on.
+// Redeliver nacks it with its delay. Any other error dead-letters it with
+// the error's text as the reason, because a function that failed on a
 // message fails on it again. Fatal fails the stage instead: its supervisor
 // restarts it, and the stages after it, and the restarted stage calls the
 // function on the same message again. A panic nacks the message, then fails
@@ -50,10 +50,10 @@ func Map[In, Out any](fn func(ctx context.Context, v In) (Out, error)) Stage[In,
 // each value fn returns, in order. No value acks the message, as a filter
 // would; one value keeps its acknowledgement; several split it into parts.
 //
-// A message split into parts is settled once every part is: acked if every
-// part was acked; otherwise nacked if any part was nacked, with the
-// longest delay among them; otherwise dead-lettered, with the reason of the
-// first part dead-lettered. Cost: one split allocates the parts' trackers
+// A message split into parts is settled once every part is. It is acked if
+// every part was acked. Otherwise it is nacked if any part was nacked, with
+// the longest delay among them, and else dead-lettered, with the reason of
+// the first part dead-lettered. Cost: one split allocates the parts' trackers
 // and a small shared record, two allocations whatever the number of parts.
 func FlatMap[In, Out any](fn func(ctx context.Context, v In) ([]Out, error)) Stage[In, Out] {
 	if fn == nil {

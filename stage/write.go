@@ -13,9 +13,8 @@ import (
 
 // Writer writes batches to the target system. The write stage calls Write
 // from its own goroutine, one batch at a time, in order. A batch holds its
-// messages in the order they entered the pipeline; the writer must not keep
-// the slice, or change it, after Write returns, because the pipeline reuses
-// it.
+// messages in the order they entered the pipeline. The pipeline reuses the
+// slice, so the writer must not keep it, or change it, after Write returns.
 //
 // Write returns nil when every message was written: they are all acked. It
 // returns a *BatchError when some were written and others not, listing the
@@ -64,8 +63,8 @@ type writeStage[T any] struct {
 	clk   clock.Clock
 
 	// State kept across runs. cur is the batch being written, published
-	// under mu, of which only the messages not yet settled are left;
-	// results holds settled outcomes not yet handed to the ack stage.
+	// under mu, reduced to the messages not yet settled. results holds
+	// settled outcomes not yet handed to the ack stage.
 	cur      *chunk[T]
 	attempts int
 	bo       backoff.BackOff
@@ -203,7 +202,7 @@ func (s *writeStage[T]) attempt(ctx context.Context) (panicked any, err error) {
 	}()
 	err = s.w.Write(actx, batch)
 	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), ErrAttemptTimeout) {
-		// The writer returned its context's plain error; say that the
+		// The writer returned its context's plain error. Report that the
 		// attempt timed out, and keep the writer's error for the reason.
 		err = fmt.Errorf("%w: %w", ErrAttemptTimeout, err)
 	}
