@@ -111,7 +111,8 @@ func (w *writer) translate(err error) error {
 // mark returns err marked for the write stage by its class. The sink
 // error stays in the chain, so that ClassOf and errors.Is still find it.
 //
-//   - ErrInvalidData: stage.Permanent, so the record is dead-lettered.
+//   - ErrInvalidData: stage.Permanent, so the record is dead-lettered;
+//     without a dead-letter topic, stage.Redeliver, so it is nacked.
 //   - ErrFatal: the connector is marked failed, which closes and reopens
 //     it, and the record is nacked (stage.Redeliver) to come back once
 //     the connector is open again.
@@ -120,6 +121,9 @@ func (w *writer) translate(err error) error {
 func (w *writer) mark(err error) error {
 	switch ClassOf(err) {
 	case ErrInvalidData:
+		if w.r.cfg.DeadLetterTopic == "" {
+			return stage.Redeliver(0, fmt.Errorf("invalid data, and no dead-letter topic is configured: %w", err))
+		}
 		return stage.Permanent(err)
 	case ErrFatal:
 		w.r.rt.state.fail(err)
