@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
+	"github.com/danube-messaging/danube-connect-go/danube"
 	"github.com/danube-messaging/danube-connect-go/danube/danubetest"
 	"github.com/danube-messaging/danube-connect-go/supervisor"
 )
@@ -375,5 +378,62 @@ func TestPanicInWriteNacksBatch(t *testing.T) {
 	}
 	if p := e.pending(testTopic, testSub); len(p) != 0 {
 		t.Errorf("pending after the stop: %+v, want every message acked", p)
+	}
+}
+
+func TestDeadLetterPublishFailureNacks(t *testing.T) {
+	const dlq = "/default/orders-dlq"
+	e := newEnv(t)
+	e.subscribe(testTopic, testSub, 3)
+
+	conn := newTestConn()
+	proceed := make(chan struct{})
+	conn.write = func(_ int, batch []*Record) error {
+		if batch[0].Attempt > 1 {
+			return nil
+		}
+		<-proceed
+		return InvalidData(errors.New("unreadable"))
+	}
+	cfg := e.config(testTopic, testSub)
+	cfg.DeadLetterTopic = dlq
+	r := start(t, conn, cfg, Options{})
+	r.waitReady(t)
+	e.publish(testTopic, "m", 1)
+	conn.waitUntil(t, "the first write starts", func(c *testConn) bool { return c.calls == 1 })
+
+	// The dead-letter publish fails for good: the record must be nacked,
+	// not acked, and come back.
+	e.broker.FailNext("SendMessage", 1, codes.InvalidArgument)
+	close(proceed)
+	conn.waitUntil(t, "the redelivered record is written", func(c *testConn) bool { return len(c.ok) == 1 })
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	if got := len(e.broker.Messages(dlq)); got != 0 {
+		t.Errorf("dead-letter topic holds %d messages, want 0: its publish failed", got)
+	}
+	if got := e.broker.DeliveryCount(testTopic, testSub, 0); got != 2 {
+		t.Errorf("broker delivered offset 0 %d times, want 2: nacked after the failed dead-letter publish", got)
+	}
+	if p := e.pending(testTopic, testSub); len(p) != 0 {
+		t.Errorf("pending after the stop: %+v, want the written record acked", p)
+	}
+}
+
+func TestDeadLetterTopicMustBeReliable(t *testing.T) {
+	const dlq = "/default/orders-dlq"
+	e := newEnv(t)
+	e.subscribe(testTopic, testSub, 3)
+	if err := e.admin.CreateTopic(context.Background(), dlq, danube.TopicOptions{Reliable: false}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.config(testTopic, testSub)
+	cfg.DeadLetterTopic = dlq
+	r := start(t, newTestConn(), cfg, Options{})
+	err := r.wait(t)
+	if err == nil || !strings.Contains(err.Error(), dlq) {
+		t.Errorf("Run = %v, want an error naming the dead-letter topic", err)
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"go.opentelemetry.io/otel/metric"
-
 	"github.com/danube-messaging/danube-connect-go/danube"
 	"github.com/danube-messaging/danube-connect-go/otel"
 	"github.com/danube-messaging/danube-connect-go/stage"
@@ -30,7 +28,6 @@ type route struct {
 	label string // topic@subscription, without '/', for names and logs
 	inst  *otel.Instrumentation
 	pipe  *stage.Pipeline
-	reg   metric.Registration
 	dlq   *danube.Producer // set by the runtime for each of its runs; nil without a dead-letter topic
 
 	mu  sync.Mutex
@@ -82,10 +79,6 @@ func newRoute(rt *Runtime, cfg Route) (*route, error) {
 			Max:         max(rt.cfg.MaxBackoff, rt.cfg.RetryBackoff),
 		},
 	})
-
-	if r.reg, err = inst.ObservePipeline(r.pipe); err != nil {
-		return nil, fmt.Errorf("route %s: observe pipeline: %w", r.label, err)
-	}
 	return r, nil
 }
 

@@ -123,6 +123,14 @@ func (rt *Runtime) Run(ctx context.Context) (err error) {
 	}
 	defer func() { rt.end(err) }()
 
+	for _, r := range rt.routes {
+		reg, err := r.inst.ObservePipeline(r.pipe)
+		if err != nil {
+			return fmt.Errorf("sink %s: route %s: observe the pipeline: %w", rt.cfg.ConnectorName, r.label, err)
+		}
+		defer func() { _ = reg.Unregister() }()
+	}
+
 	client, closeClient, err := rt.connect()
 	if err != nil {
 		return err
