@@ -29,7 +29,10 @@ const (
 // The idle rule keeps a pipeline from starving behind a broker that
 // delivers only a few unacknowledged messages at a time. Waiting for a full
 // batch, or for MaxWait, would hold back messages that the broker needs
-// acked before it delivers more. The zero value of every field means the default
+// acked before it delivers more. The entry learns that its source is idle
+// when Receive returns fewer messages than the buffer holds, so a source
+// that fills the buffer exactly and then blocks leaves its last batch
+// waiting for MaxWait. The zero value of every field means the default
 // documented on it.
 type BatchOptions struct {
 	// MaxCount is the most messages a batch holds, DefaultBatchMaxCount by

@@ -185,6 +185,8 @@ func join[T any](p *Pipeline, e *edge[T], to string) bool {
 // when it cannot.
 func (p *Pipeline) validName(name string) bool {
 	switch {
+	case p.runs > 0:
+		p.invalid("stage %q: joined after Run was called; join every stage first", name)
 	case name == "":
 		p.invalid("empty stage name")
 	case strings.Contains(name, "/"):

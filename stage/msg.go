@@ -36,16 +36,20 @@ func NewMsg[T any](value T, size int, s Settler) Msg[T] {
 
 // Attach returns a message carrying value that uses t, which the caller
 // owns, to track its settlement; the settlement goes to s. A source that
-// allocates a struct per message can embed a Tracker in it and make that
-// struct the Settler, so that a message costs no allocation of ours.
+// allocates a struct per message anyway can embed a Tracker in it and make
+// that struct the Settler, so that a message costs no allocation of ours.
 //
-// Attach resets t. It must not be called again on t until s has received
-// the settlement: the pipeline does not touch t once it has called s.
+// A Tracker serves one message: t must be a zero Tracker, and Attach panics
+// if t was attached before. Reusing it for a later message is unsafe even
+// after settlement, because a stale copy of the earlier message, settled
+// again by mistake or by a forced drain's clean-up, would settle the later
+// one.
 func Attach[T any](value T, t *Tracker, size int, s Settler) Msg[T] {
-	t.state.Store(trackerPending)
+	if t.settler != nil || t.flow != nil || t.state.Load() != trackerPending {
+		panic("stage: Attach given a Tracker that was attached before; a Tracker serves one message")
+	}
 	t.size = clampSize(size)
 	t.settler = s
-	t.flow = nil
 	return Msg[T]{Value: value, t: t}
 }
 

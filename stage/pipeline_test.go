@@ -207,3 +207,18 @@ func TestQueuesNameEveryChannel(t *testing.T) {
 		}
 	}
 }
+
+func TestStageJoinedAfterRunIsRejected(t *testing.T) {
+	p := New("p", testOptions(clock.NewFake(time.Time{}), nil))
+	src := From(p, "source", Source[int](&sliceSource[int]{}))
+	Write(Batch(src, "batch", BatchOptions{}), "write", WriterFunc[int](func(context.Context, []Msg[int]) error { return nil }), WriteOptions{})
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("first Run: %v", err)
+	}
+
+	Then(src, "late", Map(func(_ context.Context, v int) (int, error) { return v, nil }))
+	err := p.Run(context.Background())
+	if !errors.Is(err, ErrInvalidPipeline) || !strings.Contains(err.Error(), "joined after Run") {
+		t.Errorf("second Run = %v, want ErrInvalidPipeline naming the late stage", err)
+	}
+}

@@ -41,8 +41,8 @@ type Settler interface {
 // NewMsg allocates a Tracker (one allocation of 32 bytes per message).
 // A source that allocates a struct per message anyway can embed a Tracker
 // in it and pass it to Attach, which saves that allocation. The zero value
-// is ready for Attach. A Tracker must not be attached again before its
-// message was settled, and must not be copied after it was attached.
+// is ready for Attach. A Tracker serves one message, and must not be copied
+// after it was attached.
 type Tracker struct {
 	state atomic.Uint32 // trackerPending or trackerSettled
 	size  int32

@@ -71,23 +71,40 @@ func (e *embeddingSettler) Ack()                       { e.acks++ }
 func (e *embeddingSettler) Nack(time.Duration, string) {}
 func (e *embeddingSettler) DeadLetter(string)          {}
 
-func TestAttachReusesTrackerAfterSettlement(t *testing.T) {
+func TestAttachUsesEmbeddedTracker(t *testing.T) {
+	// AllocsPerRun calls the function once more than asked, to warm up.
+	ds := make([]embeddingSettler, 11)
+	calls := 0
+	var m Msg[int]
+	var d *embeddingSettler
+	allocs := testing.AllocsPerRun(10, func() {
+		d = &ds[calls]
+		calls++
+		m = Attach(1, &d.Tracker, 5, d)
+	})
+	if allocs != 0 {
+		t.Errorf("Attach allocated %v times, want 0", allocs)
+	}
+	if m.Settled() || m.Size() != 5 {
+		t.Errorf("attached message: Settled() = %v, Size() = %d, want false, 5", m.Settled(), m.Size())
+	}
+	if !m.Ack() || m.Ack() {
+		t.Error("Ack did not settle the attached message exactly once")
+	}
+	if d.acks != 1 {
+		t.Errorf("acks = %d, want 1", d.acks)
+	}
+}
+
+func TestAttachRejectsUsedTracker(t *testing.T) {
 	d := &embeddingSettler{}
-	for round := range 3 {
-		m := Attach(round, &d.Tracker, 5, d)
-		if m.Settled() {
-			t.Fatalf("round %d: fresh message reports settled", round)
+	Attach(1, &d.Tracker, 5, d).Ack()
+	defer func() {
+		if recover() == nil {
+			t.Error("Attach of a used Tracker did not panic")
 		}
-		if m.Size() != 5 {
-			t.Errorf("round %d: Size() = %d, want 5", round, m.Size())
-		}
-		if !m.Ack() {
-			t.Errorf("round %d: Ack returned false", round)
-		}
-	}
-	if d.acks != 3 {
-		t.Errorf("acks = %d, want 3", d.acks)
-	}
+	}()
+	Attach(2, &d.Tracker, 5, d)
 }
 
 func TestNewMsgClampsSize(t *testing.T) {
