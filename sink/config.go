@@ -69,8 +69,8 @@ type Config struct {
 	KeyFilters []string `env:"KEY_FILTERS" yaml:"key_filters"`
 	// DeadLetterTopic receives the records that the connector rejected as
 	// invalid data, with attributes naming their origin. Without it they
-	// are nacked. It must be a reliable topic; it is created as one if
-	// missing.
+	// are nacked. It must be a reliable topic. A missing one is created as
+	// reliable when the broker creates topics on demand.
 	DeadLetterTopic string `env:"DEAD_LETTER_TOPIC" yaml:"dead_letter_topic"`
 	// Routes lists the topics to consume, each with its own subscription
 	// settings, in the YAML file only.

@@ -17,9 +17,10 @@ import (
 //     parse, it breaks a constraint). The runtime sends it to the dead-letter
 //     topic and acks it, or nacks it when no dead-letter topic is configured.
 //   - ErrFatal: the connector cannot go on (bad credentials, a missing
-//     collection it may not create). The runtime nacks what it holds and
-//     stops the connector's pipeline with the error, and its supervisor
-//     decides whether to restart it.
+//     collection it may not create). The runtime closes the connector and
+//     its routes nack what they hold. Its supervisor then decides: it
+//     opens the connector again after a backoff delay, or gives up when
+//     failures come too often, and Run returns the error.
 //
 // An error that carries no class is treated as retryable: retrying and then
 // nacking never loses a record.

@@ -50,7 +50,7 @@ func TestWindowOfTenDoesNotStallBigBatches(t *testing.T) {
 }
 
 func TestRoutesKeepTheirOwnOrder(t *testing.T) {
-	topics := []string{"/default/orders", "/default/payments", "/default/refunds"}
+	topics := []string{"/default/orders", "/default/payments", "/default/refunds", "/default/audits"}
 	e := newEnv(t)
 	for _, topic := range topics {
 		e.subscribe(topic, testSub, 3)
@@ -70,6 +70,7 @@ func TestRoutesKeepTheirOwnOrder(t *testing.T) {
 		{Topic: topics[0]},
 		{Topic: topics[1], SubscriptionType: Failover},
 		{Topic: topics[2], SubscriptionType: KeyShared, KeyFilters: []string{"key-*"}},
+		{Topic: topics[3], SubscriptionType: Shared},
 	}
 	r := start(t, conn, cfg, Options{})
 	r.waitReady(t)
@@ -99,7 +100,8 @@ func TestRoutesKeepTheirOwnOrder(t *testing.T) {
 
 	conn.mu.Lock()
 	defer conn.mu.Unlock()
-	for _, topic := range topics[:2] {
+	// A Shared subscription with one consumer delivers in order too.
+	for _, topic := range []string{topics[0], topics[1], topics[3]} {
 		got := conn.writtenOffsetsLocked(topic)
 		if !slices.IsSorted(got) {
 			t.Errorf("route %s wrote out of order: %v", topic, got)
