@@ -24,8 +24,8 @@ type ServeOptions struct {
 	// Addr, when set, is the host:port to listen on instead, such as
 	// "127.0.0.1:0" in tests.
 	Addr string
-	// Metrics serves /metrics, such as the handler of ops.NewPrometheus;
-	// nil answers 404.
+	// Metrics serves /metrics, such as the handler of ops.NewPrometheus.
+	// With nil, /metrics replies 404.
 	Metrics http.Handler
 	// Live and Ready are the checks of /healthz and /readyz; nil passes.
 	Live, Ready ops.Check
@@ -36,7 +36,7 @@ type ServeOptions struct {
 
 // Serve runs a connector binary's service: it starts the operations
 // endpoints, runs svc under RunWithSignals, and stops the endpoints once
-// svc has returned, so that /healthz and /readyz answer during the drain.
+// svc has returned, so that /healthz and /readyz reply during the drain.
 // A port in use fails Serve before svc starts. It returns the result of
 // RunWithSignals, or the error that kept the endpoints from starting.
 func Serve(ctx context.Context, svc Service, o ServeOptions) error {
