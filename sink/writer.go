@@ -30,7 +30,7 @@ func (w *writer) Open(ctx context.Context) error {
 func (w *writer) Write(ctx context.Context, batch []stage.Msg[*Record]) (err error) {
 	rt := w.r.rt
 	if err := context.Cause(rt.forceCtx()); err != nil {
-		return stage.Redeliver(0, fmt.Errorf("the sink was forced to stop: %w", err))
+		return stage.Redeliver(0, err) // ErrForced, the nack's reason
 	}
 	end, err := rt.state.beginWrite()
 	if err != nil {
