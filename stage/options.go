@@ -13,8 +13,9 @@ import (
 // Defaults of Options, used for each field left at zero.
 const (
 	// DefaultMaxInFlight bounds the messages admitted and not yet settled.
-	// A Danube subscription delivers only a few unacknowledged messages at
-	// a time by default, so the broker is usually the tighter limit.
+	// A reliable Danube subscription lets 10 messages go unacknowledged by
+	// default (its dispatch window, settable up to 10,000), so the broker
+	// is usually the tighter limit.
 	DefaultMaxInFlight = 10_000
 	// DefaultMaxInFlightBytes bounds the bytes of those messages.
 	DefaultMaxInFlightBytes = 64 << 20

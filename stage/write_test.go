@@ -364,3 +364,54 @@ func TestSupervisorGivingUpNacksHeldAndRunsAgain(t *testing.T) {
 		t.Errorf("stats = %+v, want 3 nacked, 2 acked, none in flight", st)
 	}
 }
+
+// gatedSettler blocks its acks until open is closed.
+type gatedSettler struct {
+	open <-chan struct{}
+	rec  *recorder
+	id   int
+}
+
+func (s *gatedSettler) Ack() {
+	<-s.open
+	s.rec.add(s.id, settlement{kind: "ack"})
+}
+func (s *gatedSettler) Nack(delay time.Duration, reason string) {
+	s.rec.add(s.id, settlement{kind: "nack", delay: delay, reason: reason})
+}
+func (s *gatedSettler) DeadLetter(reason string) {
+	s.rec.add(s.id, settlement{kind: "dead-letter", reason: reason})
+}
+
+func TestSlowAckDoesNotStallWrites(t *testing.T) {
+	rec := newRecorder()
+	open := make(chan struct{})
+	msgs := make([]Msg[int], 30)
+	for i := range msgs {
+		msgs[i] = NewMsg(i, 1, &gatedSettler{open: open, rec: rec, id: i})
+	}
+	var log batchLog
+	p := writePipeline(clock.NewFake(time.Time{}), msgs, BatchOptions{MaxCount: 5}, recordingWriter(&log, nil), WriteOptions{}, func(o *Options) {
+		o.ChannelCapacity = 4
+	})
+
+	done := runAsync(context.Background(), p)
+
+	// The ack stage is stuck on the first message's Ack; the writer goes
+	// on until the channel to the ack stage is full: the batch being
+	// acked, four queued, and one more waiting to be handed over.
+	eventually(t, "six batches to be written", func() bool { return len(log.get()) == 6 })
+	if got := rec.of(0); len(got) != 0 {
+		t.Fatalf("message 0 settled %v before its Ack was let through", got)
+	}
+
+	close(open)
+	if err := wait(t, done); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for id, s := range rec.exactlyOnce(t, 30) {
+		if s.kind != "ack" {
+			t.Errorf("message %d: settled %q, want ack", id, s.kind)
+		}
+	}
+}
