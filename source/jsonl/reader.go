@@ -1,0 +1,95 @@
+package jsonl
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+)
+
+// initialBufferSize is the first size of the read buffer; it grows, up to
+// the line limit, for longer lines.
+const initialBufferSize = 64 << 10
+
+// lineReader reads complete lines from a file that may still be growing.
+// It remembers where the next unread line starts, so that a line a writer
+// has only half written is read once its newline arrives.
+type lineReader struct {
+	f       *os.File
+	maxLine int
+
+	buf   []byte // buf[start:] is read from the file and not yet consumed
+	start int
+	pos   Position // of buf[start]: the next unread line
+	atEOF bool     // the last read found no more bytes
+}
+
+func newLineReader(f *os.File, at Position, maxLine int) *lineReader {
+	return &lineReader{f: f, maxLine: maxLine, buf: make([]byte, 0, min(initialBufferSize, maxLine+1)), pos: at}
+}
+
+// next returns the next complete line, without its newline, and the
+// position after it. ok is false when no complete line is available now.
+// The line is valid until the next call.
+func (r *lineReader) next() (line []byte, after Position, ok bool, err error) {
+	for {
+		if i := bytes.IndexByte(r.buf[r.start:], '\n'); i >= 0 {
+			line = r.buf[r.start : r.start+i]
+			r.start += i + 1
+			r.pos.Offset += int64(i + 1)
+			r.pos.Lines++
+			return line, r.pos, true, nil
+		}
+		n, err := r.fill()
+		if err != nil {
+			return nil, r.pos, false, err
+		}
+		if n == 0 {
+			return nil, r.pos, false, nil
+		}
+	}
+}
+
+// rest returns the bytes read after the last complete line, for the last
+// line of a file that does not end with a newline, and consumes them.
+func (r *lineReader) rest() (line []byte, after Position) {
+	line = r.buf[r.start:]
+	if len(line) == 0 {
+		return nil, r.pos
+	}
+	r.start = len(r.buf)
+	r.pos.Offset += int64(len(line))
+	r.pos.Lines++
+	return line, r.pos
+}
+
+// fill reads more of the file into the buffer and returns how many bytes
+// it read; 0 means the end of the file for now.
+func (r *lineReader) fill() (int, error) {
+	if r.start > 0 {
+		n := copy(r.buf, r.buf[r.start:])
+		r.buf = r.buf[:n]
+		r.start = 0
+	}
+	if len(r.buf) > r.maxLine {
+		return 0, fmt.Errorf("line %d at offset %d is longer than the limit of %d bytes", r.pos.Lines+1, r.pos.Offset, r.maxLine)
+	}
+	if len(r.buf) == cap(r.buf) {
+		grown := make([]byte, len(r.buf), min(2*cap(r.buf), r.maxLine+1))
+		copy(grown, r.buf)
+		r.buf = grown
+	}
+
+	n, err := r.f.Read(r.buf[len(r.buf):cap(r.buf)])
+	r.buf = r.buf[:len(r.buf)+n]
+	r.atEOF = n == 0
+	if err != nil && err != io.EOF {
+		return n, fmt.Errorf("read at offset %d: %w", r.pos.Offset+int64(len(r.buf)-n), err)
+	}
+	return n, nil
+}
+
+// readEnd returns the offset just past the last byte read from the file.
+func (r *lineReader) readEnd() int64 {
+	return r.pos.Offset + int64(len(r.buf)-r.start)
+}
