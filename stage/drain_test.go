@@ -223,3 +223,38 @@ func TestDrainProcessesMessagesReceivedOnStop(t *testing.T) {
 		t.Errorf("late message settled %q, want ack", s[0].kind)
 	}
 }
+
+func TestForcedWriteAcksWhatItWrote(t *testing.T) {
+	rec := newRecorder()
+	clk := clock.NewFake(time.Time{})
+	started := make(chan struct{})
+	w := WriterFunc[int](func(ctx context.Context, _ []Msg[int]) error {
+		close(started)
+		<-ctx.Done()
+		// Cancelled halfway: the first and last messages made it.
+		return &BatchError{Failed: []Failure{{Index: 1, Err: ctx.Err()}}}
+	})
+	p := New("p", testOptions(clk, nil))
+	src := &sliceSource[int]{msgs: rec.msgs(3, 1), hold: true}
+	Write(Batch(From(p, "source", Source[int](src)), "batch", BatchOptions{}), "write", w, WriteOptions{})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runAsync(ctx, p)
+	<-started
+	drainStart := clk.Now()
+	cancel()
+	waitStatus(t, p, "batch", statusDone)
+	waitForTimer(t, clk, drainStart.Add(8*time.Second))
+	clk.Advance(8 * time.Second)
+
+	var derr *DrainError
+	if err := wait(t, done); !errors.As(err, &derr) {
+		t.Fatalf("Run = %v, want a *DrainError", err)
+	}
+	got := rec.exactlyOnce(t, 3)
+	for id, want := range []string{"ack", "nack", "ack"} {
+		if got[id].kind != want {
+			t.Errorf("message %d: settled %q, want %q", id, got[id].kind, want)
+		}
+	}
+}

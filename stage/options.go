@@ -14,8 +14,8 @@ import (
 const (
 	// DefaultMaxInFlight bounds the messages admitted and not yet settled.
 	// A reliable Danube subscription lets 10 messages go unacknowledged by
-	// default (its dispatch window, settable up to 10,000), so the broker
-	// is usually the tighter limit.
+	// default, a window settable up to 10,000 (see danube.DispatchConfig),
+	// so the broker is usually the tighter limit.
 	DefaultMaxInFlight = 10_000
 	// DefaultMaxInFlightBytes bounds the bytes of those messages.
 	DefaultMaxInFlightBytes = 64 << 20

@@ -150,15 +150,14 @@ func (s *writeStage[T]) write(ctx context.Context) error {
 			s.settleCur(ackVerdict)
 			return nil
 		}
-		if ctx.Err() != nil {
-			return context.Cause(ctx) // stopped: keep the batch
-		}
 
+		// Apply what the writer reported even when the stage is stopping:
+		// messages it wrote must be acked, not nacked and written again.
 		s.lastErr = err
 		class, delay := classify(err)
 		var be *BatchError
 		switch {
-		case class == classFatal:
+		case class == classFatal && ctx.Err() == nil:
 			return fmt.Errorf("stage %s: write batch of %d: %w", s.name, len(s.cur.msgs), err)
 		case errors.As(err, &be) && s.applyPartial(be):
 		case class == classPermanent:
@@ -174,6 +173,9 @@ func (s *writeStage[T]) write(ctx context.Context) error {
 		}
 		if s.cur == nil {
 			return nil
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx) // stopped: keep the rest of the batch
 		}
 		if s.retry.exhausted(s.attempts) {
 			s.giveUp()
