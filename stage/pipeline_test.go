@@ -3,6 +3,7 @@ package stage
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -220,5 +221,36 @@ func TestStageJoinedAfterRunIsRejected(t *testing.T) {
 	err := p.Run(context.Background())
 	if !errors.Is(err, ErrInvalidPipeline) || !strings.Contains(err.Error(), "joined after Run") {
 		t.Errorf("second Run = %v, want ErrInvalidPipeline naming the late stage", err)
+	}
+}
+
+func TestPipelineAllocatesNothingPerMessage(t *testing.T) {
+	const n = 100_000
+	msgs := make([]Msg[int], n)
+	for i := range msgs {
+		msgs[i] = NewMsg(i, 8, nopSettler{})
+	}
+	p := New("p", Options{Logger: testOptions(nil, nil).Logger})
+	src := From(p, "source", Source[int](&sliceSource[int]{msgs: msgs}))
+	mapped := Then(src, "map", Map(func(_ context.Context, v int) (int, error) { return v + 1, nil }))
+	kept := Then(mapped, "filter", Filter(func(v int) bool { return v >= 0 }))
+	Write(Batch(kept, "batch", BatchOptions{MaxCount: 1000}), "write", WriterFunc[int](func(context.Context, []Msg[int]) error { return nil }), WriteOptions{})
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+
+	// Starting the supervisor, the goroutines and the first chunks costs a
+	// few hundred allocations whatever the number of messages.
+	perMessage := float64(after.Mallocs-before.Mallocs) / n
+	t.Logf("%d allocations for %d messages", after.Mallocs-before.Mallocs, n)
+	if perMessage > 0.02 {
+		t.Errorf("%.3f allocations per message (%d in all), want next to none", perMessage, after.Mallocs-before.Mallocs)
+	}
+	if st := p.Stats(); st.Acked != n {
+		t.Errorf("acked %d, want %d", st.Acked, n)
 	}
 }
