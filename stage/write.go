@@ -18,12 +18,15 @@ import (
 //
 // Write returns nil when every message was written: they are all acked. It
 // returns a *BatchError when some were written and others not, listing the
-// others. Any other error concerns the whole batch and is classified:
-// Permanent dead-letters every message, Redeliver nacks every message,
-// Fatal fails the stage so that its supervisor restarts it and the
-// restarted stage writes the batch again, and a plain error retries the
-// batch under the stage's RetryPolicy. A message is acked only after Write
-// reported it written.
+// others. Any other error concerns the whole batch:
+//
+//   - Permanent dead-letters every message;
+//   - Redeliver nacks every message;
+//   - Fatal fails the stage, so that its supervisor restarts it and the
+//     restarted stage writes the batch again;
+//   - a plain error retries the batch under the stage's RetryPolicy.
+//
+// A message is acked only after Write reported it written.
 //
 // Write must return once ctx is done. A Write that panics has its batch
 // nacked, and the stage fails.
