@@ -8,7 +8,7 @@ import (
 )
 
 // commitLoop commits the checkpoint at the checkpoint interval and when
-// the ledger says that enough records were acknowledged, until stop is
+// the ledger signals that enough records were acknowledged, until stop is
 // closed.
 func (rn *run) commitLoop(stop <-chan struct{}) {
 	ticker := rn.opts.Clock.NewTicker(rn.opts.CheckpointInterval)

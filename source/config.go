@@ -113,7 +113,7 @@ type RouteConfig struct {
 // empty path means the file named by CONNECTOR_CONFIG_PATH, if set. It
 // returns every problem at once in one error, each naming its key as the
 // user wrote it, such as `BATCH_SIZE: must be a positive integer, got
-// "abc"`; no problem shows the token.
+// "abc"`. No problem shows the token.
 func LoadConfig(path string) (Config, error) {
 	var cfg Config
 	err := LoadConfigInto(&cfg, path)
@@ -123,7 +123,7 @@ func LoadConfig(path string) (Config, error) {
 // LoadConfigInto is LoadConfig for a connector's own configuration struct,
 // which embeds Config and adds fields tagged the same way (env, yaml,
 // default, required, min, max, oneof, secret, unit). dst must point to
-// such a struct; a struct that implements Validate(*config.Problems)
+// such a struct. A struct that implements Validate(*config.Problems)
 // checks what spans its fields.
 func LoadConfigInto(dst any, path string) error {
 	return loadConfigInto(dst, path, os.LookupEnv)
@@ -137,7 +137,7 @@ func loadConfigInto(dst any, path string, lookup func(string) (string, bool)) er
 	return config.Load(dst, config.Source{File: path, Lookup: lookup})
 }
 
-// Validate reports the problems that span several fields; LoadConfig
+// Validate reports the problems that span several fields. LoadConfig
 // calls it after it checked each field on its own.
 func (c *Config) Validate(p *config.Problems) {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {

@@ -26,7 +26,7 @@ type Connector interface {
 	// records, and once at the end of a Run, and only when the checkpoint
 	// has moved since the last successful Commit. A failed Commit is
 	// retried at the next occasion, so the committed position is at worst
-	// older than it could be; an error marked with Fatal stops the Run.
+	// older than it could be. An error marked with Fatal stops the Run.
 	Commit(ctx context.Context, checkpoint Checkpoint) error
 
 	// Close releases what Open acquired. The runtime calls it once at the
@@ -38,7 +38,7 @@ type Connector interface {
 	Health(ctx context.Context) error
 }
 
-// Poller is a connector in poll mode: the runtime asks it for records.
+// Poller is a connector in poll mode: the runtime calls Poll for records.
 type Poller interface {
 	Connector
 
@@ -51,10 +51,11 @@ type Poller interface {
 	//
 	// Poll returns io.EOF, with or without records, when the input is
 	// exhausted: the runtime publishes what it has, commits, and Run
-	// returns nil. An error marked with Fatal stops the Run at once. Any
-	// other error is retried after Options.RetryBackoff, growing, until
-	// Options.MaxRetries failures in a row stop the Run. Records returned
-	// with an error are kept.
+	// returns nil. An error marked with Fatal stops the Run at once. After
+	// any other error the runtime calls Poll again, waiting
+	// Options.RetryBackoff, doubled for each failure in a row, up to
+	// Options.MaxRetries times; the next failure stops the Run. Records
+	// returned with an error are kept.
 	Poll(ctx context.Context) ([]Record, error)
 }
 

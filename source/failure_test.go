@@ -66,10 +66,10 @@ func TestCheckpointNeverPassesFailedSend(t *testing.T) {
 }
 
 // TestCheckpointExcludesStoredButUnackedRecords holds the broker's
-// acknowledgements back: the broker stores each record at once but answers
-// only when its clock moves. The checkpoint follows the answers, not the
-// stored records, and a drain forced while answers are held commits
-// nothing past the last answered record.
+// acknowledgements back: the broker stores each record at once but sends
+// its response only when its clock moves. The checkpoint follows the
+// acknowledgements, not the stored records, and a drain forced while
+// they are held commits nothing past the last acknowledged record.
 func TestCheckpointExcludesStoredButUnackedRecords(t *testing.T) {
 	brokerClock := clock.NewFake(time.Time{})
 	b := danubetest.Start(t, danubetest.WithClock(brokerClock))
@@ -93,20 +93,20 @@ func TestCheckpointExcludesStoredButUnackedRecords(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := runAsync(ctx, rt)
 
-	// The first batch is stored, and its five answers wait.
-	eventually(t, "five answers held", func() bool { return brokerClock.Waiters() >= idle+5 })
+	// The first batch is stored, and its five acknowledgements wait.
+	eventually(t, "five acknowledgements held", func() bool { return brokerClock.Waiters() >= idle+5 })
 	if n := len(b.Messages(testTopic)); n != 5 {
 		t.Fatalf("%d records stored, want 5", n)
 	}
 	if commits := log.commitList(); len(commits) != 0 {
-		t.Fatalf("commits %v before any answer, want none", commits)
+		t.Fatalf("commits %v before any acknowledgement, want none", commits)
 	}
 
-	// Answer them: the checkpoint moves to 5. Then the second batch goes out.
+	// Release them: the checkpoint moves to 5. Then the second batch goes out.
 	brokerClock.Advance(time.Second)
 	eventually(t, "the commit at 5", func() bool { return unpos(t, log.lastCommit()) == 5 })
 	log.release(10)
-	eventually(t, "five more answers held", func() bool {
+	eventually(t, "five more acknowledgements held", func() bool {
 		clk.Advance(time.Millisecond) // past the poll interval
 		return brokerClock.Waiters() >= idle+5
 	})
@@ -114,7 +114,7 @@ func TestCheckpointExcludesStoredButUnackedRecords(t *testing.T) {
 		t.Fatalf("%d records stored, want 10", n)
 	}
 
-	// Drain while the answers are held: the graceful phase runs out, the
+	// Drain while the acknowledgements are held: the graceful phase runs out, the
 	// forced phase cancels the sends, and nothing past 5 is committed.
 	cancel()
 	var err error
@@ -132,7 +132,7 @@ func TestCheckpointExcludesStoredButUnackedRecords(t *testing.T) {
 	}
 	for _, cp := range log.commitList() {
 		if unpos(t, cp) > 5 {
-			t.Errorf("commit at %d passes the unanswered records 5 to 9", unpos(t, cp))
+			t.Errorf("commit at %d passes the unacknowledged records 5 to 9", unpos(t, cp))
 		}
 	}
 	if got := unpos(t, log.lastCommit()); got != 5 {
@@ -316,7 +316,7 @@ func TestFatalCommitStopsRun(t *testing.T) {
 	}
 }
 
-// TestForceCutsDrainShort holds the broker's answers back, so that a
+// TestForceCutsDrainShort holds the broker's acknowledgements back, so that a
 // drain would wait for them; Force ends it at once, without committing
 // the records the broker stored but did not acknowledge.
 func TestForceCutsDrainShort(t *testing.T) {
@@ -335,19 +335,19 @@ func TestForceCutsDrainShort(t *testing.T) {
 	opts.SendTimeout = time.Hour
 	rt := newRuntime(t, newClient(t, b), pollLog{log}, opts)
 
-	// The first ten are answered at once, the next ten are held.
+	// The first ten are acknowledged at once, the next ten are held.
 	log.avail = 10
 	ctx, cancel := context.WithCancel(context.Background())
 	done := runAsync(ctx, rt)
 	eventually(t, "the commit at 10", func() bool { return unpos(t, log.lastCommit()) == 10 })
 	b.Delay("SendMessage", time.Hour)
 	log.release(20)
-	eventually(t, "ten answers held", func() bool {
+	eventually(t, "ten acknowledgements held", func() bool {
 		clk.Advance(source.DefaultPollInterval)
 		return brokerClock.Waiters() >= idle+10
 	})
 
-	cancel() // the drain waits for the held answers, on a clock that does not move
+	cancel() // the drain waits for the held acknowledgements, on a clock that does not move
 	rt.Force()
 	err := waitRun(t, done)
 	if !errors.Is(err, source.ErrForced) {
@@ -357,7 +357,7 @@ func TestForceCutsDrainShort(t *testing.T) {
 		t.Errorf("last commit at %d, want 10", got)
 	}
 	if n := len(b.Messages(testTopic)); n != 20 {
-		t.Errorf("%d records stored, want 20: ten of them unanswered", n)
+		t.Errorf("%d records stored, want 20: ten of them unacknowledged", n)
 	}
 	if st := rt.Stats(); st.Published != 10 || st.Failed != 10 {
 		t.Errorf("Stats = %+v, want 10 published and 10 failed", st)

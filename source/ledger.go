@@ -15,9 +15,10 @@ type ledgerEntry struct {
 }
 
 // ledger tracks the records of one Run in the order in which the connector
-// handed them out, and finds the checkpoint that may be committed: the
-// Position of the last record with one in the longest prefix of records
-// that the broker has acknowledged. Sends run several at a time and
+// handed them out, and finds the checkpoint that may be committed. Take
+// the longest prefix of records that the broker has acknowledged: the
+// checkpoint is the Position of its last record that has one. Sends run
+// several at a time and
 // complete in any order, so a record acknowledged early waits in the
 // ledger until every record before it is acknowledged too. A record that
 // failed stays in the ledger, and the checkpoint never passes it.

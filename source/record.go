@@ -47,9 +47,9 @@ type Record struct {
 	// record: for a file, the offset of the next unread byte. Once the
 	// broker has acknowledged this record and every record handed out
 	// before it, the runtime may commit Position. Nil means the record has
-	// no position of its own, for example the first of several records
+	// no position of its own. An example is the first of several records
 	// made from one input item, of which only the last carries the
-	// position; such a record still holds the checkpoint back until it is
+	// position. Such a record still holds the checkpoint back until it is
 	// acknowledged.
 	Position Checkpoint
 }

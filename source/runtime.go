@@ -23,8 +23,8 @@ import (
 // last committed checkpoint, runs until the input is exhausted, a failure
 // stops it, or its context ends, and then drains, commits and closes the
 // connector. Run it under a supervisor to have it run again after a
-// failure; the next Run resumes from the last commit, so records published
-// after it are published again (at least once, never a gap).
+// failure. The next Run resumes from the last commit, so records published
+// after it are published again: at least once, never a gap.
 type Runtime struct {
 	client   *danube.Client
 	conn     Connector
@@ -36,10 +36,15 @@ type Runtime struct {
 
 	running atomic.Bool
 
+	// openMu is held for reading by Health while it calls the connector,
+	// and for writing while the connector closes, so that the two never
+	// overlap.
+	openMu sync.RWMutex
+	open   bool // the connector is open
+
 	mu        sync.Mutex
 	resumed   bool       // LastCheckpoint was read, or there is no Resumer
 	committed Checkpoint // the checkpoint of the last successful Commit
-	open      bool       // the connector is open
 	commits   uint64
 	current   *run // the Run in progress, nil between Runs
 
@@ -113,11 +118,15 @@ func randomSuffix() string {
 // record before it, and closes the connector, all within
 // Options.DrainTimeout of ctx ending.
 //
-// A failure is an error of Open or LastCheckpoint; a record the broker
-// would not take (ErrUnpublished); a Poll, Stream or Commit error marked
-// Fatal, or one that outlasted the retries; or a pipeline whose
-// supervisor gave up. Run returns ErrAlreadyRunning while another Run is
-// running.
+// These failures stop a Run:
+//
+//   - an error of Open or LastCheckpoint;
+//   - a record the broker would not take (ErrUnpublished);
+//   - a Poll, Stream or Commit error marked Fatal, or a Poll error that
+//     outlasted the retries;
+//   - a pipeline whose supervisor gave up.
+//
+// Run returns ErrAlreadyRunning while another Run is running.
 func (rt *Runtime) Run(ctx context.Context) error {
 	if !rt.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
@@ -153,8 +162,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	defer cancel()
 	cerr := rn.commit(fctx)
 	pub.close(fctx)
-	rt.setOpen(false)
-	xerr := rt.conn.Close(fctx)
+	xerr := rt.closeConn(fctx)
 
 	counts := rn.ledger.counts()
 	rt.log.Info("source stopped", slog.Uint64("records", counts.added), slog.Uint64("published", counts.prefix),
@@ -219,8 +227,9 @@ func (rt *Runtime) setCurrent(rn *run) {
 // it on a second SIGTERM.
 //
 // TODO(limit): a batch waiting out a retry backoff when Force is called
-// fails only once the wait ends, at most 30 s later, because the write
-// stage's wait cannot be cut short from outside the pipeline.
+// fails only once the wait ends, because the write stage's wait cannot be
+// cut short from outside the pipeline. The wait is at most 30 s, or
+// RetryBackoff when that is longer.
 func (rt *Runtime) Force() {
 	rt.mu.Lock()
 	rn := rt.current
@@ -231,9 +240,17 @@ func (rt *Runtime) Force() {
 }
 
 func (rt *Runtime) setOpen(open bool) {
-	rt.mu.Lock()
+	rt.openMu.Lock()
 	rt.open = open
-	rt.mu.Unlock()
+	rt.openMu.Unlock()
+}
+
+// closeConn closes the connector once no Health call is running.
+func (rt *Runtime) closeConn(ctx context.Context) error {
+	rt.openMu.Lock()
+	defer rt.openMu.Unlock()
+	rt.open = false
+	return rt.conn.Close(ctx)
 }
 
 func (rt *Runtime) setCommitted(cp Checkpoint) {
@@ -246,10 +263,9 @@ func (rt *Runtime) setCommitted(cp Checkpoint) {
 // Health returns ErrNotRunning while no Run has the connector open, and
 // otherwise what the connector's Health returns.
 func (rt *Runtime) Health(ctx context.Context) error {
-	rt.mu.Lock()
-	open := rt.open
-	rt.mu.Unlock()
-	if !open {
+	rt.openMu.RLock()
+	defer rt.openMu.RUnlock()
+	if !rt.open {
 		return ErrNotRunning
 	}
 	return rt.conn.Health(ctx)

@@ -17,7 +17,7 @@ type streamInput struct {
 	ch  chan Record
 
 	done chan struct{} // closed when Stream has returned
-	err  error         // what Stream returned, read after done
+	err  error         // the error Stream returned, read after done
 
 	finished bool // Receive has returned io.EOF
 }

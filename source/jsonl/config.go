@@ -13,7 +13,7 @@ type Config struct {
 
 	// File is the JSON-lines file to read. Required.
 	File string `env:"JSONL_FILE" yaml:"jsonl_file" required:"true"`
-	// CheckpointFile is where the position is committed, File with
+	// CheckpointFile is the file the position is committed to, File with
 	// ".checkpoint" appended by default.
 	CheckpointFile string `env:"JSONL_CHECKPOINT_FILE" yaml:"jsonl_checkpoint_file"`
 	// Follow keeps reading as the file grows; false ends the process once

@@ -15,7 +15,7 @@ import (
 // TestKilledProcessLosesNoLine kills the running source with SIGKILL at
 // random points, several times, appending to the file as it goes, and
 // restarts it each time. At the end every line of the file is on the
-// topic at least once; lines published after the last commit before a
+// topic at least once. Lines published after the last commit before a
 // kill come again, and are counted as duplicates.
 //
 // Set JSONL_KILL_SEED to replay a run.

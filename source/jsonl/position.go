@@ -69,10 +69,10 @@ func ReadCheckpointFile(path string) (Position, bool, error) {
 }
 
 // writeCheckpointFile replaces the checkpoint file at path with p, so that
-// a crash at any moment leaves either the old file or the new one: it
-// writes a temporary file in the same directory, flushes it to disk,
-// renames it over path, and flushes the directory, which makes the rename
-// itself durable.
+// a crash at any moment leaves either the old file or the new one. It
+// writes a temporary file in the same directory and flushes it to disk.
+// Then it renames it over path, and flushes the directory, which makes
+// the rename itself durable.
 func writeCheckpointFile(path string, p Position) (err error) {
 	data, err := json.Marshal(p)
 	if err != nil {

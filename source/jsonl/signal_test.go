@@ -45,7 +45,7 @@ func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 }
 
 // TestSecondSIGTERMForcesExit holds the broker's acknowledgements back,
-// so that a drain cannot finish; a second SIGTERM ends it long before its
+// so that a drain cannot finish. A second SIGTERM ends it long before its
 // deadline, with exit code 143 (128 + SIGTERM), and the checkpoint stays
 // at the last acknowledged line.
 func TestSecondSIGTERMForcesExit(t *testing.T) {
@@ -60,8 +60,8 @@ func TestSecondSIGTERMForcesExit(t *testing.T) {
 		return err == nil && ok && cp.Lines >= 200
 	})
 	b.Delay("SendMessage", time.Hour)
-	held := storedCount(b)
-	waitUntil(t, p, "sends held by the broker", time.Minute, func() bool { return storedCount(b) > held })
+	storedBefore := storedCount(b)
+	waitUntil(t, p, "sends stored but not acknowledged", time.Minute, func() bool { return storedCount(b) > storedBefore })
 
 	p.signal(t, syscall.SIGTERM)
 	waitUntil(t, p, "the drain to begin", time.Minute, func() bool { return p.out.contains("stopping") })

@@ -34,7 +34,7 @@ const (
 type Options struct {
 	// File is the JSON-lines file to read. Required.
 	File string
-	// CheckpointFile is where the position is committed,
+	// CheckpointFile is the file the position is committed to,
 	// File+CheckpointSuffix by default. Its directory must be writable.
 	CheckpointFile string
 	// Follow keeps reading as the file grows, as tail -f does: at the end
@@ -61,7 +61,7 @@ type Options struct {
 // a JSON-lines file as one record and keeps its position in a checkpoint
 // file. Lines are published as they are, without their newline (and a
 // carriage return before it); blank lines are skipped. The source does
-// not parse lines unless Options.KeyField asks it to.
+// not parse lines unless Options.KeyField is set.
 //
 // A record's position is the offset of the line after it, so a restart
 // reads again from the first line that was not acknowledged with every

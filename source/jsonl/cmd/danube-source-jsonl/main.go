@@ -14,8 +14,8 @@
 //
 // The first SIGTERM or SIGINT drains: the lines read are published, the
 // position of the last one acknowledged is committed, and the process
-// exits 0. A second signal cuts the drain short. /metrics, /healthz and
-// /readyz answer on METRICS_PORT (9090).
+// exits 0. A second signal cuts the drain short. The process serves
+// /metrics, /healthz and /readyz on METRICS_PORT (9090).
 package main
 
 import (
