@@ -3,6 +3,7 @@ package source_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,4 +144,103 @@ func TestRunWhileRunningFails(t *testing.T) {
 	if err := rt.Health(context.Background()); !errors.Is(err, source.ErrNotRunning) {
 		t.Errorf("Health after Run = %v, want ErrNotRunning", err)
 	}
+}
+
+func TestCommitsAtCheckpointInterval(t *testing.T) {
+	b := danubetest.Start(t)
+	clk := clock.NewFake(time.Time{})
+	log := newLog(makeRecords(10), 10)
+	log.tail = true
+	opts := testOptions(clk)
+	opts.CheckpointEvery = source.NoCheckpointEvery
+	opts.CheckpointInterval = 5 * time.Second
+	opts.PollInterval = time.Hour
+	rt := newRuntime(t, newClient(t, b), pollLog{log}, opts)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runAsync(ctx, rt)
+	eventually(t, "ten records published", func() bool { return rt.Stats().Published == 10 })
+	if commits := log.commitList(); len(commits) != 0 {
+		t.Fatalf("commits %v before the interval passed, want none", commits)
+	}
+
+	clk.Advance(5 * time.Second)
+	eventually(t, "the commit of the interval", func() bool { return unpos(t, log.lastCommit()) == 10 })
+
+	// Nothing moved since: the next intervals commit nothing, and neither
+	// does the drain.
+	clk.Advance(5 * time.Second)
+	clk.Advance(5 * time.Second)
+	cancel()
+	if err := waitRun(t, done); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if commits := log.commitList(); len(commits) != 1 {
+		t.Errorf("commits %x, want one: an unchanged checkpoint is not committed again", commits)
+	}
+}
+
+// failingStream emits its records, then fails.
+type failingStream struct {
+	*logState
+	err error
+}
+
+func (s failingStream) Stream(ctx context.Context, emit func(source.Record) error) error {
+	if err := (streamLog{s.logState}).Stream(ctx, emit); err != nil {
+		return err
+	}
+	return s.err
+}
+
+func TestStreamErrorStopsRunAfterPublishing(t *testing.T) {
+	b := danubetest.Start(t)
+	log := newLog(makeRecords(20), 0)
+	conn := failingStream{logState: log, err: errors.New("connection to the input lost")}
+	rt := newRuntime(t, newClient(t, b), conn, testOptions(clock.NewFake(time.Time{})))
+
+	err := rt.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "connection to the input lost") {
+		t.Fatalf("Run = %v, want the Stream error", err)
+	}
+	// What Stream emitted before it failed is published and committed.
+	checkAllOnce(t, b, 20, testTopic)
+	if got := unpos(t, log.lastCommit()); got != 20 {
+		t.Errorf("last commit at %d, want 20", got)
+	}
+}
+
+func TestEmitFailsOnceRuntimeStops(t *testing.T) {
+	b := danubetest.Start(t)
+	emitErr := make(chan error, 1)
+	conn := streamFunc{logState: newLog(nil, 0), stream: func(ctx context.Context, emit func(source.Record) error) error {
+		for i := 0; ; i++ {
+			if err := emit(source.Record{Payload: []byte(payload(i)), Position: pos(i + 1)}); err != nil {
+				emitErr <- err
+				return nil
+			}
+		}
+	}}
+	rt := newRuntime(t, newClient(t, b), conn, testOptions(clock.NewFake(time.Time{})))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runAsync(ctx, rt)
+	eventually(t, "records published", func() bool { return rt.Stats().Published >= 50 })
+	cancel()
+	if err := waitRun(t, done); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if err := <-emitErr; !errors.Is(err, source.ErrStopped) {
+		t.Errorf("emit after the stop = %v, want ErrStopped", err)
+	}
+}
+
+// streamFunc is a connector whose Stream is a function.
+type streamFunc struct {
+	*logState
+	stream func(ctx context.Context, emit func(source.Record) error) error
+}
+
+func (s streamFunc) Stream(ctx context.Context, emit func(source.Record) error) error {
+	return s.stream(ctx, emit)
 }

@@ -192,7 +192,7 @@ func inputLine(n int) string {
 }
 
 // appendLines appends lines from to to-1 to the file at path.
-func appendLines(t *testing.T, path string, from, to int) {
+func appendLines(t testing.TB, path string, from, to int) {
 	t.Helper()
 	var b bytes.Buffer
 	for n := from; n < to; n++ {
