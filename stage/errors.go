@@ -83,10 +83,33 @@ type fatalError struct{ err error }
 func (e *fatalError) Error() string { return e.err.Error() }
 func (e *fatalError) Unwrap() error { return e.err }
 
-// IsFatal reports whether err was marked by Fatal.
+// IsFatal reports whether the stages treat err as marked by Fatal: they
+// fail the stage and keep the message or batch for the restarted stage.
+//
+// IsFatal, IsPermanent and IsRedeliver follow the rule the stages apply.
+// They walk err's chain of single wraps (errors.Unwrap) from the outside
+// in, and the first mark found wins, so Permanent(Fatal(err)) counts as
+// Permanent alone. A mark inside an error that wraps several, such as one
+// made by errors.Join or a *BatchError, does not count. At most one of the
+// three reports true; none does for an unmarked error, which a write stage
+// retries and a Map or FlatMap stage dead-letters.
 func IsFatal(err error) bool {
-	var f *fatalError
-	return errors.As(err, &f)
+	c, _ := classify(err)
+	return c == classFatal
+}
+
+// IsPermanent reports whether the stages treat err as marked by Permanent:
+// they dead-letter the message. See IsFatal for the rule.
+func IsPermanent(err error) bool {
+	c, _ := classify(err)
+	return c == classPermanent
+}
+
+// IsRedeliver reports whether the stages treat err as marked by Redeliver:
+// they nack the message with the mark's delay. See IsFatal for the rule.
+func IsRedeliver(err error) bool {
+	c, _ := classify(err)
+	return c == classRedeliver
 }
 
 // errorClass is what a stage does about an error from user code.
