@@ -66,9 +66,12 @@ type Options struct {
 	// exhausts its retries. The default is 0, redeliver at once.
 	NackDelay time.Duration
 
-	// Clock is the time source of batch timeouts, retries and the drain
-	// deadline, the real clock by default; tests pass a *clock.Fake. The
-	// supervisor is given the same clock unless Supervisor sets another.
+	// Clock is the time source of batch timeouts, retries, attempt
+	// timeouts and the drain deadline, the real clock by default; tests
+	// pass a *clock.Fake. The supervisor is given the same clock unless
+	// Supervisor sets another. With a clock other than the real one, the
+	// context of a write attempt reports no deadline of its own (see
+	// RetryPolicy.AttemptTimeout).
 	Clock clock.Clock
 
 	// Supervisor holds options for the pipeline's supervisor, applied

@@ -36,8 +36,13 @@ type RetryPolicy struct {
 	// pipeline's drain is forced.
 	MaxAttempts int
 	// AttemptTimeout bounds each attempt: Write gets a fresh context for
-	// every attempt, cancelled with ErrAttemptTimeout after this long. The
-	// default, 0, sets no bound beyond the stage's own context.
+	// every attempt, cancelled with ErrAttemptTimeout after this long on
+	// the pipeline's clock. The default, 0, sets no bound beyond the
+	// stage's own context. On the real clock the context's Deadline
+	// reports the bound. On any other clock, such as a test's fake one,
+	// Deadline does not report it, because a client library would read
+	// that deadline as wall time, but the context is still cancelled when
+	// the clock reaches it.
 	AttemptTimeout time.Duration
 	// Initial is the wait before the first retry, DefaultRetryInitial by
 	// default. A negative value retries at once, every time.
@@ -120,6 +125,12 @@ func (r RetryPolicy) newBackOff(clk clock.Clock) backoff.BackOff {
 // attemptContext returns the context of one write attempt: a fresh child of
 // ctx, cancelled with ErrAttemptTimeout once timeout has passed on clk, and
 // the function that releases it. A timeout of 0 sets no bound.
+//
+// On a clock other than the real one, the timeout is enforced on that clock
+// but not reported by Deadline, which returns ctx's deadline, if any. A
+// writer's client library reads Deadline as wall time (gRPC sends it to the
+// server and fails the call at once when it has passed), and a deadline on
+// a fake clock is no wall time.
 func attemptContext(ctx context.Context, clk clock.Clock, timeout time.Duration) (context.Context, func()) {
 	if timeout <= 0 {
 		actx, cancel := context.WithCancel(ctx)
@@ -133,7 +144,6 @@ func attemptContext(ctx context.Context, clk clock.Clock, timeout time.Duration)
 	// Another clock has timers but no callbacks: a goroutine waits for the
 	// timer, for as long as the attempt lasts.
 	actx, cancel := context.WithCancelCause(ctx)
-	deadline := clk.Now().Add(timeout)
 	timer := clk.NewTimer(timeout)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -148,22 +158,7 @@ func attemptContext(ctx context.Context, clk clock.Clock, timeout time.Duration)
 		timer.Stop()
 		wg.Wait()
 	}
-	return deadlineContext{Context: actx, deadline: deadline}, release
-}
-
-// deadlineContext reports a deadline computed on a clock other than the
-// real one, so that a writer that reads its context's deadline sees the
-// attempt's.
-type deadlineContext struct {
-	context.Context
-	deadline time.Time
-}
-
-func (c deadlineContext) Deadline() (time.Time, bool) {
-	if parent, ok := c.Context.Deadline(); ok && parent.Before(c.deadline) {
-		return parent, true
-	}
-	return c.deadline, true
+	return actx, release
 }
 
 // sleep waits d on clk, or until ctx is done.

@@ -62,16 +62,50 @@ func TestRetryGivesEachAttemptFreshContext(t *testing.T) {
 	if errAtCall[1] != nil {
 		t.Errorf("second attempt's context was done when Write was called: %v", errAtCall[1])
 	}
-	for i, want := range []time.Time{start.Add(5 * time.Second), start.Add(10 * time.Second)} {
-		if d, ok := ctxs[i].Deadline(); !ok || !d.Equal(want) {
-			t.Errorf("attempt %d: Deadline() = %v, %v, want %v", i+1, d, ok, want)
+	for i, ctx := range ctxs {
+		if d, ok := ctx.Deadline(); ok {
+			t.Errorf("attempt %d: Deadline() = %v, want none: a deadline on the fake clock is no wall time", i+1, d)
 		}
+	}
+	if !clk.Now().Equal(start.Add(5 * time.Second)) {
+		t.Errorf("clock at %v, want the run to end once the first attempt timed out", clk.Now())
 	}
 	for id, s := range rec.exactlyOnce(t, 3) {
 		if s.kind != "ack" {
 			t.Errorf("message %d: settled %q, want ack", id, s.kind)
 		}
 	}
+}
+
+func TestAttemptDeadlineIsWallTime(t *testing.T) {
+	const timeout = time.Hour
+	wallDeadline := time.Now().Add(time.Minute)
+	parent, cancelParent := context.WithDeadline(context.Background(), wallDeadline)
+	defer cancelParent()
+
+	t.Run("real clock reports the attempt's deadline", func(t *testing.T) {
+		before := time.Now()
+		ctx, release := attemptContext(context.Background(), clock.Real(), timeout)
+		defer release()
+		d, ok := ctx.Deadline()
+		if !ok || d.Before(before.Add(timeout)) || d.After(time.Now().Add(timeout)) {
+			t.Errorf("Deadline() = %v, %v, want about an hour from now", d, ok)
+		}
+	})
+	t.Run("fake clock reports only the parent's", func(t *testing.T) {
+		clk := clock.NewFake(time.Time{})
+		ctx, release := attemptContext(parent, clk, timeout)
+		defer release()
+		if d, ok := ctx.Deadline(); !ok || !d.Equal(wallDeadline) {
+			t.Errorf("Deadline() = %v, %v, want the parent's %v", d, ok, wallDeadline)
+		}
+
+		clk.Advance(timeout)
+		<-ctx.Done()
+		if cause := context.Cause(ctx); !errors.Is(cause, ErrAttemptTimeout) {
+			t.Errorf("cause = %v, want ErrAttemptTimeout once the fake clock passed the timeout", cause)
+		}
+	})
 }
 
 func TestRetryWaitsBackoffOnClock(t *testing.T) {
