@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/danube-messaging/danube-connect-go/internal/config"
+	"github.com/danube-messaging/danube-connect-go/internal/lifecycle"
+	"github.com/danube-messaging/danube-connect-go/mongodb"
+)
+
+// envOf returns a lookup function over vars.
+func envOf(vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
+// validEnv returns the smallest environment that configures the binary.
+func validEnv() map[string]string {
+	return map[string]string{
+		"DANUBE_SERVICE_URL":        "http://127.0.0.1:6650",
+		"DANUBE_TOPIC":              "/default/orders",
+		"CONNECTOR_NAME":            "orders-to-mongodb",
+		"MONGODB_CONNECTION_STRING": "mongodb://127.0.0.1:27017/",
+		"MONGODB_DATABASE":          "shop",
+		"MONGODB_COLLECTION":        "orders",
+	}
+}
+
+// problemsOf returns the problems of a *config.Error, failing the test
+// for any other error.
+func problemsOf(t *testing.T, err error) []config.Problem {
+	t.Helper()
+	var cerr *config.Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("got %v (%T), want a *config.Error", err, err)
+	}
+	return cerr.Problems
+}
+
+// TestMongoSettingsMatchApplyEnv checks that each setting of mongoConfig
+// has the variable that mongodb.Config.ApplyEnv reads into the field of
+// the same name, so that the binary and the package document the same
+// names.
+func TestMongoSettingsMatchApplyEnv(t *testing.T) {
+	mirror := reflect.TypeFor[mongoConfig]()
+	for i := range mirror.NumField() {
+		f := mirror.Field(i)
+		env := f.Tag.Get("env")
+		if env == "" {
+			t.Errorf("mongoConfig.%s has no env tag", f.Name)
+			continue
+		}
+		var sample string
+		switch {
+		case f.Type == reflect.TypeFor[time.Duration]():
+			sample = "7s"
+		case f.Type.Kind() == reflect.Bool:
+			sample = "true"
+		case f.Type.Kind() == reflect.Map:
+			sample = "/default/a=b"
+		default:
+			sample = "sample"
+		}
+
+		var c mongodb.Config
+		if err := c.ApplyEnv(envOf(map[string]string{env: sample})); err != nil {
+			t.Errorf("%s=%s: ApplyEnv: %v", env, sample, err)
+			continue
+		}
+		if reflect.ValueOf(c).FieldByName(f.Name).IsZero() {
+			t.Errorf("mongodb.Config.ApplyEnv does not read %s into the field %s", env, f.Name)
+		}
+	}
+}
+
+// TestMongoDefaultsMatchPackage checks the default tags of mongoConfig
+// against the defaults of package mongodb.
+func TestMongoDefaultsMatchPackage(t *testing.T) {
+	var cfg Config
+	if err := config.Defaults(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.mongo()
+	want := mongodb.Config{
+		WriteModel:    mongodb.DefaultWriteModel,
+		MetadataField: mongodb.DefaultMetadataField,
+		NonJSON:       mongodb.DefaultNonJSON,
+		PayloadField:  mongodb.DefaultPayloadField,
+		DeleteValue:   mongodb.DefaultDeleteValue,
+		Timeout:       mongodb.DefaultTimeout,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("defaults of mongoConfig give %+v, want %+v", got, want)
+	}
+}
+
+func TestLoadReadsEnvironment(t *testing.T) {
+	env := validEnv()
+	env["BATCH_SIZE"] = "250"
+	env["BATCH_TIMEOUT_MS"] = "40"
+	env["ORDERED_INSERTS"] = "true"
+	env["ID_FIELD"] = "order_id"
+	env["ID_STRATEGY"] = "field"
+	env["TIMESTAMP_FIELD"] = "published_at"
+	env["MONGODB_TIMEOUT"] = "5s"
+
+	cfg, err := loadConfig("", envOf(env))
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if cfg.BatchSize != 250 || cfg.BatchTimeout != 40*time.Millisecond {
+		t.Errorf("batch size %d and timeout %v, want 250 and 40ms", cfg.BatchSize, cfg.BatchTimeout)
+	}
+	m := cfg.mongo()
+	if !m.OrderedInserts || m.IDField != "order_id" || m.IDStrategy != mongodb.IDField ||
+		m.TimestampField != "published_at" || m.Timeout != 5*time.Second || m.Database != "shop" {
+		t.Errorf("MongoDB settings %+v do not follow the environment", m)
+	}
+	if cfg.MaxRetries != 3 || cfg.MetricsPort != 9090 || m.MetadataField != "_danube" {
+		t.Errorf("defaults not applied: max retries %d, metrics port %d, metadata field %q", cfg.MaxRetries, cfg.MetricsPort, m.MetadataField)
+	}
+}
+
+// TestLoadReportsEveryProblemAtOnce sets many wrong values, of the
+// runtime and of the connector, and finds each named by its variable in
+// one error that shows no password.
+func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
+	env := validEnv()
+	delete(env, "DANUBE_TOPIC")
+	delete(env, "MONGODB_DATABASE")
+	env["BATCH_SIZE"] = "abc"
+	env["ORDERED_INSERTS"] = "maybe"
+	env["WRITE_MODEL"] = "upsert"
+	env["MONGODB_CONNECTION_STRING"] = "ftp://admin:hunter2secret@db.example:27017/"
+	env["MONGODB_WRITE_CONCERN"] = "0"
+	env["SUBSCRIPTION_TYPE"] = "Queue"
+
+	_, err := loadConfig("", envOf(env))
+	if lifecycle.ExitCode(err) != lifecycle.ExitInvalidConfig {
+		t.Errorf("exit code %d for an invalid configuration, want %d", lifecycle.ExitCode(err), lifecycle.ExitInvalidConfig)
+	}
+	keys := map[string]string{}
+	for _, p := range problemsOf(t, err) {
+		keys[p.Key] = p.Message
+	}
+	for _, want := range []string{
+		"DANUBE_TOPIC", "MONGODB_DATABASE", "BATCH_SIZE", "ORDERED_INSERTS", "WRITE_MODEL",
+		"MONGODB_CONNECTION_STRING", "MONGODB_WRITE_CONCERN", "SUBSCRIPTION_TYPE",
+	} {
+		if _, ok := keys[want]; !ok {
+			t.Errorf("no problem names %s; the problems: %v", want, keys)
+		}
+	}
+	if strings.Contains(err.Error(), "hunter2secret") {
+		t.Errorf("the error shows the connection string's password:\n%v", err)
+	}
+}
+
+// TestLoadEnvOverridesFile reads a YAML file with flat keys, the
+// variables' names in lower case, and lets the environment override it.
+func TestLoadEnvOverridesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sink.yaml")
+	yaml := `danube_service_url: http://broker:6650
+danube_topic: [/default/orders, /default/refunds]
+connector_name: from-file
+batch_size: 10
+mongodb_connection_string: mongodb://mongo:27017/
+mongodb_database: from_file
+mongodb_collection: orders
+mongodb_collections:
+  /default/refunds: refunds
+ordered_inserts: true
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg, err := loadConfig(path, envOf(map[string]string{"MONGODB_DATABASE": "from_env", "BATCH_SIZE": "20"}))
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	m := cfg.mongo()
+	if m.Database != "from_env" || cfg.BatchSize != 20 {
+		t.Errorf("database %q and batch size %d, want the environment's from_env and 20", m.Database, cfg.BatchSize)
+	}
+	if m.Collection != "orders" || !m.OrderedInserts || m.Collections["/default/refunds"] != "refunds" || len(cfg.DanubeTopic) != 2 {
+		t.Errorf("settings of the file not applied: %+v, topics %v", m, cfg.DanubeTopic)
+	}
+
+	// The file is also found through CONNECTOR_CONFIG_PATH.
+	cfg, err = loadConfig("", envOf(map[string]string{"CONNECTOR_CONFIG_PATH": path}))
+	if err != nil {
+		t.Fatalf("loadConfig through CONNECTOR_CONFIG_PATH: %v", err)
+	}
+	if cfg.mongo().Database != "from_file" {
+		t.Errorf("database %q, want the file's from_file", cfg.mongo().Database)
+	}
+}
+
+// TestLoadNamesFileKeyAndLine finds the problems of values from the file
+// named by their YAML key and line, connector problems included.
+func TestLoadNamesFileKeyAndLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sink.yaml")
+	yaml := `danube_service_url: http://broker:6650
+danube_topic: /default/orders
+connector_name: c
+mongodb_connection_string: mongodb://mongo:27017/
+mongodb_database: shop
+mongodb_collection: orders
+write_model: upsert
+batch_sise: 10
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := loadConfig(path, envOf(nil))
+	var got []string
+	for _, p := range problemsOf(t, err) {
+		got = append(got, p.String())
+	}
+	text := strings.Join(got, "\n")
+	for _, want := range []string{"write_model (line 7):", "batch_sise (line 8):"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("problems lack %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestRunRejectsInvalidConfiguration(t *testing.T) {
+	env := validEnv()
+	env["BATCH_SIZE"] = "0"
+	env["MONGODB_CONNECTION_STRING"] = "mongodb://reader:p%40ss-secret@/"
+
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), nil, envOf(env), &stdout, &stderr)
+	if code != lifecycle.ExitInvalidConfig {
+		t.Errorf("exit code %d, want %d", code, lifecycle.ExitInvalidConfig)
+	}
+	for _, want := range []string{"BATCH_SIZE", "MONGODB_CONNECTION_STRING"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("output does not name %s:\n%s", want, stderr.String())
+		}
+	}
+	for _, secret := range []string{"p%40ss-secret", "p@ss-secret"} {
+		if strings.Contains(stderr.String()+stdout.String(), secret) {
+			t.Errorf("output shows the password %q:\n%s", secret, stderr.String())
+		}
+	}
+}
+
+func TestRunRejectsArguments(t *testing.T) {
+	for _, args := range [][]string{{"-no-such-flag"}, {"extra"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, envOf(validEnv()), &stdout, &stderr); code != lifecycle.ExitInvalidConfig {
+			t.Errorf("run %v: exit code %d, want %d", args, code, lifecycle.ExitInvalidConfig)
+		}
+		if !strings.Contains(stderr.String(), "-help") {
+			t.Errorf("run %v: the message does not point to -help:\n%s", args, stderr.String())
+		}
+	}
+}
+
+func TestRunHelpExitsZero(t *testing.T) {
+	for _, flag := range []string{"-h", "-help", "--help"} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), []string{flag}, envOf(nil), &stdout, &stderr); code != lifecycle.ExitOK {
+			t.Errorf("%s: exit code %d, want 0", flag, code)
+		}
+		if !strings.Contains(stdout.String(), "MONGODB_CONNECTION_STRING") {
+			t.Errorf("%s: the help on standard output lists no settings", flag)
+		}
+	}
+}
