@@ -31,12 +31,37 @@ type Observer struct {
 	// messages and bytes, the time Write took on the pipeline's clock, and
 	// the error it returned.
 	Wrote func(stage string, messages, bytes int, elapsed time.Duration, err error)
+
+	// Retrying is called when a write stage is about to write messages
+	// again after a failed attempt: once its backoff wait is over, just
+	// before it calls Write, with the number of the attempt (2 for the
+	// first retry). Messages is how many the batch still holds; those
+	// written or settled by an earlier attempt are not written again. A
+	// stage that gives up, nacking the messages, does not call it, and
+	// neither does one whose drain was forced during the wait. The first
+	// attempt of a restarted stage on the batch its predecessor failed on
+	// is a retry too.
+	Retrying func(stage string, messages, attempt int)
+
+	// Failed is called when the function of a Map or FlatMap stage
+	// returned an error or panicked. The stage calls it once per chunk and
+	// kind of failure, with how many messages failed that way and the
+	// first of their errors, marked as the stage treated them: Permanent
+	// when it dead-lettered them (an unmarked error included, see Stage),
+	// Redeliver when it nacked them with a delay, and Fatal when the stage
+	// failed and keeps the message for its restart. A panic comes as an
+	// error wrapping a *supervisor.PanicError, for one message, which the
+	// stage nacked before it failed. IsPermanent, IsRedeliver and IsFatal
+	// tell the kinds apart. A function's error after its stage was
+	// stopped is no failure: the message is kept and not reported.
+	Failed func(stage string, messages int, err error)
 }
 
 // active returns o, or nil when o has no function set, so that stages test
 // a single pointer.
 func (o Observer) active() *Observer {
-	if o.Received == nil && o.Sent == nil && o.Settled == nil && o.Wrote == nil {
+	if o.Received == nil && o.Sent == nil && o.Settled == nil && o.Wrote == nil &&
+		o.Retrying == nil && o.Failed == nil {
 		return nil
 	}
 	return &o
@@ -75,4 +100,63 @@ func (b *stageBase) sent(n int) {
 	if b.obs != nil && b.obs.Sent != nil {
 		b.obs.Sent(b.name, n)
 	}
+}
+
+// failures counts the messages a transform function failed on, by how the
+// stage settled them, with the first error of each kind.
+type failures struct {
+	deadLettered, nacked       int
+	firstDeadLetter, firstNack error
+}
+
+// add records a failure, err, that the stage settled as kind.
+func (f *failures) add(kind verdictKind, err error) {
+	switch kind {
+	case verdictDeadLetter:
+		if f.deadLettered == 0 {
+			if !IsPermanent(err) {
+				err = Permanent(err)
+			}
+			f.firstDeadLetter = err
+		}
+		f.deadLettered++
+	case verdictNack:
+		if f.nacked == 0 {
+			f.firstNack = err
+		}
+		f.nacked++
+	}
+}
+
+// noteFailed records a failure for the observer, if it has Failed set.
+func (s *transformStage[In, Out]) noteFailed(kind verdictKind, err error) {
+	if s.obs != nil && s.obs.Failed != nil {
+		s.failed.add(kind, err)
+	}
+}
+
+// reportFailed calls the observer's Failed, if set, with the failures
+// gathered, and clears them.
+func (s *transformStage[In, Out]) reportFailed() {
+	if s.obs == nil || s.obs.Failed == nil {
+		return
+	}
+	f := &s.failed
+	if f.deadLettered > 0 {
+		s.obs.Failed(s.name, f.deadLettered, f.firstDeadLetter)
+	}
+	if f.nacked > 0 {
+		s.obs.Failed(s.name, f.nacked, f.firstNack)
+	}
+	*f = failures{}
+}
+
+// reportFatal reports one message whose function failed the stage, after
+// the failures gathered before it.
+func (s *transformStage[In, Out]) reportFatal(err error) {
+	if s.obs == nil || s.obs.Failed == nil {
+		return
+	}
+	s.reportFailed()
+	s.obs.Failed(s.name, 1, err)
 }

@@ -133,6 +133,10 @@ type transformStage[In, Out any] struct {
 	pos    int
 	emit   emitter[Out]
 	closed bool
+
+	// failed gathers the failures of the current chunk for the observer;
+	// used only when Observer.Failed is set.
+	failed failures
 }
 
 func (s *transformStage[In, Out]) Run(ctx context.Context) error { return runStage(ctx, s) }
@@ -176,6 +180,7 @@ func (s *transformStage[In, Out]) process(ctx context.Context) error {
 	s.setStatus(statusBusy)
 	err := s.steps(ctx)
 	s.tl.flush()
+	s.reportFailed()
 	if err != nil {
 		return err
 	}
@@ -206,6 +211,7 @@ func (s *transformStage[In, Out]) steps(ctx context.Context) (err error) {
 			}
 			s.pos++
 			err = panicError(s.name, r)
+			s.reportFatal(err)
 		}
 	}()
 
@@ -221,11 +227,14 @@ func (s *transformStage[In, Out]) steps(ctx context.Context) (err error) {
 			class, delay := classify(err)
 			switch class {
 			case classFatal:
+				s.reportFatal(err)
 				return fmt.Errorf("stage %s: %w", s.name, err)
 			case classRedeliver:
 				m.t.settle(nackVerdict(delay, err.Error()), &s.tl)
+				s.noteFailed(verdictNack, err)
 			default:
 				m.t.settle(deadLetterVerdict(err.Error()), &s.tl)
+				s.noteFailed(verdictDeadLetter, err)
 			}
 		}
 		s.pos++
@@ -282,6 +291,7 @@ func (s *transformStage[In, Out]) settleHeld(tl *tally, running bool) {
 
 func (s *transformStage[In, Out]) reset() {
 	s.cur, s.pos, s.emit.out, s.closed = nil, 0, nil, false
+	s.failed = failures{}
 	s.tl = newTally(s.p.flow, s.name)
 }
 

@@ -141,6 +141,9 @@ func (s *writeStage[T]) write(ctx context.Context) error {
 			}
 		}
 
+		if s.attempts > 0 && s.obs != nil && s.obs.Retrying != nil {
+			s.obs.Retrying(s.name, len(s.cur.msgs), s.attempts+1)
+		}
 		s.attempts++
 		s.resumed = false
 		s.setStatus(statusBusy)
