@@ -78,10 +78,12 @@
 // When Run's context is done, the pipeline drains from its entry to its
 // end: the entry stops taking messages, each stage finishes what it holds
 // and closes its output, partial batches are written at once, and the ack
-// stage settles the last outcomes. If that takes longer than its share of
-// Options.DrainTimeout, the drain is forced: the stages are cancelled,
-// every message not written is nacked, wherever it was, and Run returns a
-// *DrainError naming the stages that held the drain up.
+// stage settles the last outcomes; a batch whose next retry would come
+// too late is nacked rather than waited for. If the drain takes longer
+// than its share of Options.DrainTimeout, or Pipeline.Force is called, the
+// drain is forced: the stages are cancelled, every message not written is
+// nacked, wherever it was, and Run returns a *DrainError naming the stages
+// that held the drain up.
 //
 // # Cost
 //

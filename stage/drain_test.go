@@ -258,3 +258,66 @@ func TestForcedWriteAcksWhatItWrote(t *testing.T) {
 		}
 	}
 }
+
+func TestDrainInterruptsRetryBackoff(t *testing.T) {
+	tests := []struct {
+		name string
+		// wait is the backoff before the retry; force calls Force once the
+		// drain has begun.
+		wait  time.Duration
+		force bool
+		// The run ends with a graceful drain, or a forced one, after the
+		// clock moved by moved.
+		forced bool
+		moved  time.Duration
+		kind   string
+		reason string
+	}{
+		{"retry after the graceful phase is not waited for", time.Hour, false, false, 0, "nack", "is draining"},
+		{"retry within the graceful phase is made", 2 * time.Second, false, false, 2 * time.Second, "ack", ""},
+		{"force ends the wait", 2 * time.Second, true, true, 0, "nack", "stopped before the message was written"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := newRecorder()
+			clk := clock.NewFake(time.Time{})
+			var log batchLog
+			w := recordingWriter(&log, func(call int, _ []Msg[int]) error {
+				if call == 1 {
+					return errors.New("target unavailable")
+				}
+				return nil
+			})
+			src := &sliceSource[int]{msgs: rec.msgs(3, 1), hold: true}
+			p := New("p", testOptions(clk, nil))
+			retry := RetryPolicy{Initial: tt.wait, Jitter: -1, MaxAttempts: -1}
+			Write(Batch(From(p, "source", Source[int](src)), "batch", BatchOptions{}), "write", w, WriteOptions{Retry: retry})
+
+			ctx, cancel := context.WithCancel(context.Background())
+			done := runAsync(ctx, p)
+			start := clk.Now()
+			waitForTimer(t, clk, start.Add(tt.wait)) // the write stage waits to retry
+			cancel()
+			waitStatus(t, p, "batch", statusDone)
+			if tt.force {
+				p.Force()
+			} else if tt.moved > 0 {
+				clk.Advance(tt.moved)
+			}
+			err := wait(t, done)
+
+			var derr *DrainError
+			if got := errors.As(err, &derr); got != tt.forced || (!tt.forced && err != nil) {
+				t.Fatalf("Run = %v, want a forced drain: %v", err, tt.forced)
+			}
+			if moved := clk.Since(start); moved != tt.moved {
+				t.Errorf("clock moved %v during the drain, want %v", moved, tt.moved)
+			}
+			for id, s := range rec.exactlyOnce(t, 3) {
+				if s.kind != tt.kind || !strings.Contains(s.reason, tt.reason) {
+					t.Errorf("message %d: settled %+v, want %s with a reason containing %q", id, s, tt.kind, tt.reason)
+				}
+			}
+		})
+	}
+}

@@ -28,7 +28,7 @@ var (
 var errStopped = errors.New("pipeline draining")
 
 // errForced is the cause with which a forced drain cancels every stage.
-var errForced = errors.New("pipeline drain deadline passed")
+var errForced = errors.New("pipeline drain forced")
 
 // Permanent marks err as a failure that processing the message again
 // cannot cure, such as a payload that does not decode: the message is

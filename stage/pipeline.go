@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/danube-messaging/danube-connect-go/supervisor"
 )
@@ -42,6 +43,11 @@ type Pipeline struct {
 	forceCancel context.CancelFunc
 	finished    chan struct{} // closed when the ack stage has settled everything
 	finishOnce  *sync.Once
+	forceReq    chan struct{} // closed by Force
+	forceOnce   *sync.Once
+	// gracefulEnd is when the graceful phase of the drain ends, set before
+	// stopCtx is done and read only after.
+	gracefulEnd time.Time
 }
 
 // New returns an empty pipeline named name, the root of its stages' paths
@@ -172,6 +178,9 @@ func (p *Pipeline) begin() error {
 	p.forceCtx, p.forceCancel = context.WithCancel(context.Background())
 	p.finished = make(chan struct{})
 	p.finishOnce = new(sync.Once)
+	p.forceReq = make(chan struct{})
+	p.forceOnce = new(sync.Once)
+	p.gracefulEnd = time.Time{}
 	return nil
 }
 
@@ -189,13 +198,16 @@ func (p *Pipeline) end() {
 // When ctx is done, Run drains the pipeline and returns.
 //
 // The drain has two phases within Options.DrainTimeout. In the first, the
-// entry stops taking messages from the source, and every stage finishes
-// what it holds: partial batches are written and acked, however far away
-// their MaxWait. If that is done before 1-ForceShare of the timeout, Run
+// graceful phase, the entry stops taking messages from the source, and
+// every stage finishes what it holds: partial batches are written and
+// acked, however far away their MaxWait. A batch waiting to be written
+// again is nacked at once if its retry would come after the graceful
+// phase. If everything is settled within 1-ForceShare of the timeout, Run
 // returns nil. Otherwise the drain is forced: every stage's context is
 // cancelled, and whatever was not written, in a stage or in a channel
 // between stages, is nacked, while what was written is still acked. Run
 // then returns a *DrainError naming the stages that held the drain up.
+// Force ends the graceful phase before its time.
 //
 // When the supervisor gives up, Run nacks what the stages held and returns
 // its error, wrapping supervisor.ErrIntensity.

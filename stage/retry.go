@@ -27,13 +27,16 @@ const (
 // random factor in [1-Jitter, 1+Jitter] and capped at Max, on the
 // pipeline's clock. When the attempts are used up, or MaxElapsed has
 // passed, the messages still failing are nacked with Options.NackDelay.
+// They are nacked too when the pipeline is draining and the wait before
+// the next retry would end after the drain's graceful phase (see
+// Pipeline.Run).
 //
 // The zero value of every field means the default documented on it.
 type RetryPolicy struct {
 	// MaxAttempts is the most attempts to write a message, the first one
 	// included, DefaultRetryMaxAttempts by default. A negative value sets
 	// no limit: the stage retries until the write succeeds or the
-	// pipeline's drain is forced.
+	// pipeline drains.
 	MaxAttempts int
 	// AttemptTimeout bounds each attempt: Write gets a fresh context for
 	// every attempt, cancelled with ErrAttemptTimeout after this long on
@@ -159,19 +162,4 @@ func attemptContext(ctx context.Context, clk clock.Clock, timeout time.Duration)
 		wg.Wait()
 	}
 	return actx, release
-}
-
-// sleep waits d on clk, or until ctx is done.
-func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := clk.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C():
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }

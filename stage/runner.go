@@ -110,8 +110,10 @@ func runStage(ctx context.Context, r runner) error {
 	defer func() { <-b.token }()
 
 	b.mu.Lock()
-	if b.forced {
-		// The pipeline has already settled this stage's messages.
+	if b.forced || isDone(b.p.forceCtx.Done()) {
+		// The pipeline has settled this stage's messages, or is about to:
+		// a supervisor that restarted the stage as the drain was forced
+		// must not have it write, or take messages, again.
 		b.mu.Unlock()
 		return nil
 	}

@@ -132,12 +132,17 @@ func (s *writeStage[T]) write(ctx context.Context) error {
 		if s.attempts > 0 && !s.resumed {
 			wait := s.bo.NextBackOff()
 			if wait == backoff.Stop {
-				s.giveUp()
+				s.giveUp("")
 				return nil
 			}
 			s.setStatus(statusBusy)
-			if err := sleep(ctx, s.clk, wait); err != nil {
+			retry, err := s.backoffWait(ctx, wait)
+			if err != nil {
 				return err
+			}
+			if !retry {
+				s.giveUp("; the pipeline is draining and the next attempt would come after its graceful phase")
+				return nil
 			}
 		}
 
@@ -184,7 +189,7 @@ func (s *writeStage[T]) write(ctx context.Context) error {
 			return context.Cause(ctx) // stopped: keep the rest of the batch
 		}
 		if s.retry.exhausted(s.attempts) {
-			s.giveUp()
+			s.giveUp("")
 			return nil
 		}
 	}
@@ -217,10 +222,44 @@ func (s *writeStage[T]) attempt(ctx context.Context) (panicked any, err error) {
 	return nil, err
 }
 
-// giveUp nacks the messages still failing after the last retry.
-func (s *writeStage[T]) giveUp() {
-	reason := fmt.Sprintf("write failed after %d attempts: %v", s.attempts, s.lastErr)
+// giveUp nacks the messages still failing after the last attempt, with
+// why there is no other appended to the reason.
+func (s *writeStage[T]) giveUp(why string) {
+	reason := fmt.Sprintf("write failed after %d attempts: %v%s", s.attempts, s.lastErr, why)
 	s.settleCur(nackVerdict(s.p.opts.NackDelay, reason))
+}
+
+// backoffWait waits d on the stage's clock before a retry, and reports
+// whether to retry. It reports false, at once or when the drain begins,
+// if the pipeline is draining and the wait ends no earlier than the
+// graceful phase: the retry would come in the forced phase, when the stage
+// is cancelled, and waiting for it would only hold the drain up. It
+// returns ctx's cause when ctx is done first.
+func (s *writeStage[T]) backoffWait(ctx context.Context, d time.Duration) (bool, error) {
+	wake := s.clk.Now().Add(d)
+	if s.p.drainForcedBy(wake) {
+		return false, nil
+	}
+	if d <= 0 {
+		return true, nil
+	}
+
+	t := s.clk.NewTimer(d)
+	defer t.Stop()
+	stop := s.p.stopCtx.Done()
+	for {
+		select {
+		case <-t.C():
+			return true, nil
+		case <-ctx.Done():
+			return false, context.Cause(ctx)
+		case <-stop:
+			stop = nil
+			if s.p.drainForcedBy(wake) {
+				return false, nil
+			}
+		}
+	}
 }
 
 // settleCur settles every message left in the batch with v; the outcome
