@@ -27,14 +27,15 @@ const (
 // StageClass returns the class of an error as the stage package treats it:
 // ClassFatal for an error marked with stage.Fatal, ClassInvalidData for one
 // marked with stage.Permanent, and ClassRetryable otherwise, which covers
-// stage.Redeliver and unmarked errors. It returns "" for a nil err.
+// stage.Redeliver and unmarked errors. When marks are nested, the outermost
+// wins, as in the stages (see stage.IsFatal). It returns "" for a nil err.
 func StageClass(err error) ErrorClass {
 	switch {
 	case err == nil:
 		return ""
 	case stage.IsFatal(err):
 		return ClassFatal
-	case isPermanent(err):
+	case stage.IsPermanent(err):
 		return ClassInvalidData
 	}
 	return ClassRetryable
@@ -65,11 +66,3 @@ func failedCounts(classify func(error) ErrorClass, n int, err error) (retryable,
 	add(classify(err), n)
 	return retryable, invalid, fatal
 }
-
-// isPermanent reports whether err is marked with stage.Permanent.
-//
-// TODO(limit): the stage package does not export a test for the Permanent
-// mark yet, so invalid data is counted as retryable until it does; a
-// Classify function in Options that reads the runtime's own classes avoids
-// the gap.
-func isPermanent(error) bool { return false }

@@ -79,9 +79,11 @@ func (in *Instrumentation) newStageAttrs(name string) *stageAttrs {
 }
 
 // StageObserver returns the observer to set as stage.Options.Observer. It
-// counts the messages each stage receives, sends and settles, and the
-// failed and retried messages of each write. It records the size and
-// duration of every write attempt, and feeds Options.Throughput if set.
+// counts the messages each stage receives, sends and settles, the failed
+// messages of each write attempt and of each Map or FlatMap function, and
+// the messages each write stage writes again after a failed attempt. It
+// records the size and duration of every write attempt, and feeds
+// Options.Throughput if set.
 //
 // When the instrumentation has no meter provider (or the API's no-op one)
 // and no throughput logger, it returns the zero stage.Observer, with which
@@ -98,6 +100,8 @@ func (in *Instrumentation) StageObserver() stage.Observer {
 		Sent:     in.stageSentN,
 		Settled:  in.stageSettled,
 		Wrote:    in.stageWrote,
+		Retrying: in.stageRetrying,
+		Failed:   in.stageFailed,
 	}
 }
 
@@ -147,11 +151,6 @@ func (in *Instrumentation) stageWrote(name string, n, _ int, elapsed time.Durati
 	}
 	if retryable > 0 {
 		in.failed.Add(ctx, int64(retryable), a.retryable.add...)
-		// TODO(limit): the stage package reports write attempts, not the
-		// retries it decides, so every retryable failure counts as retried.
-		// That over-counts the failures of a last attempt and those marked
-		// Redeliver, which are nacked instead.
-		in.retried.Add(ctx, int64(retryable), a.plain.add...)
 	}
 	if invalid > 0 {
 		in.failed.Add(ctx, int64(invalid), a.invalidData.add...)
@@ -161,6 +160,26 @@ func (in *Instrumentation) stageWrote(name string, n, _ int, elapsed time.Durati
 	}
 	failed := retryable + invalid + fatal
 	in.opts.Throughput.Add(max(n-failed, 0), failed)
+}
+
+// stageRetrying counts the n messages a write stage is about to write
+// again; the stage calls it once per retry it makes, not when it gives up.
+func (in *Instrumentation) stageRetrying(name string, n, _ int) {
+	in.retried.Add(context.Background(), int64(n), in.stageAttrsOf(name).plain.add...)
+}
+
+// stageFailed counts n messages that a Map or FlatMap function failed on,
+// in the class of err under Options.Classify.
+func (in *Instrumentation) stageFailed(name string, n int, err error) {
+	a := in.stageAttrsOf(name)
+	at := a.retryable
+	switch in.opts.Classify(err) {
+	case ClassFatal:
+		at = a.fatal
+	case ClassInvalidData:
+		at = a.invalidData
+	}
+	in.failed.Add(context.Background(), int64(n), at.add...)
 }
 
 // PipelineState is the source of the gauges of ObservePipeline, read on

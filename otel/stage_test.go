@@ -171,6 +171,8 @@ func TestStageObserverClassifiesFailures(t *testing.T) {
 		{name: "plain error fails every message", messages: 5, err: base, retryable: 5},
 		{name: "redeliver is retryable", messages: 2, err: stage.Redeliver(time.Second, base), retryable: 2},
 		{name: "fatal", messages: 3, err: stage.Fatal(base), fatal: 3},
+		{name: "permanent is invalid data", messages: 3, err: stage.Permanent(base), invalid: 3},
+		{name: "outermost mark wins", messages: 2, err: stage.Permanent(stage.Fatal(base)), invalid: 2},
 		{
 			name:     "batch error counts listed messages by their own class",
 			messages: 10,
@@ -259,7 +261,8 @@ func TestStageObserverIsZeroWithoutProviders(t *testing.T) {
 		t.Fatal(err)
 	}
 	obs := inst.StageObserver()
-	if obs.Received != nil || obs.Sent != nil || obs.Settled != nil || obs.Wrote != nil {
+	if obs.Received != nil || obs.Sent != nil || obs.Settled != nil || obs.Wrote != nil ||
+		obs.Retrying != nil || obs.Failed != nil {
 		t.Error("StageObserver without a meter provider has functions set; the stages would call them")
 	}
 
@@ -272,14 +275,79 @@ func TestStageObserverIsZeroWithoutProviders(t *testing.T) {
 func TestStageObserverRecordsWithoutAllocating(t *testing.T) {
 	rig := newMetricsRig(t, otel.Options{})
 	obs := rig.inst.StageObserver()
+	invalid := stage.Permanent(errors.New("bad payload"))
 	chunk := func() {
 		obs.Received("map", 128)
 		obs.Sent("map", 128)
 		obs.Settled(stage.AckStageName, 120, 5, 3)
 		obs.Wrote("write", 1000, 64000, time.Millisecond, nil)
+		obs.Retrying("write", 1000, 2)
+		obs.Failed("map", 3, invalid)
 	}
 	chunk() // the first call of a stage makes its attribute sets
 	if n := testing.AllocsPerRun(100, chunk); n != 0 {
 		t.Errorf("observer calls of one chunk allocate %v times, want 0", n)
+	}
+}
+
+// failingWriter fails every call with err.
+func failingWriter(err error) stage.Writer[int] {
+	return stage.WriterFunc[int](func(context.Context, []stage.Msg[int]) error { return err })
+}
+
+func TestStageObserverCountsRetriesMade(t *testing.T) {
+	rig := newMetricsRig(t, otel.Options{})
+	p := stage.New("sink", stage.Options{Observer: rig.inst.StageObserver()})
+	src := stage.From(p, "consume", countSource(4))
+	// Three attempts of one batch of 4, then the stage gives up and nacks.
+	stage.Write(stage.Batch(src, "batch", stage.BatchOptions{}), "write", failingWriter(errors.New("timed out")),
+		stage.WriteOptions{Retry: stage.RetryPolicy{MaxAttempts: 3, Initial: -1}})
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	rm := rig.collect(t)
+	write := otel.AttrStage.String("write")
+	if got := sum(t, rm, otel.MetricMessagesRetried, write); got != 8 {
+		t.Errorf("retried = %d, want 8: two retries of 4 messages, none for the attempt before the nack", got)
+	}
+	retryable := semconv.ErrorTypeKey.String(string(otel.ClassRetryable))
+	if got := sum(t, rm, otel.MetricMessagesFailed, write, retryable); got != 12 {
+		t.Errorf("failed retryable = %d, want 12: three failed attempts of 4 messages", got)
+	}
+	if got := sum(t, rm, otel.MetricMessagesSettled, semconv.MessagingOperationName(otel.OperationNack)); got != 4 {
+		t.Errorf("nacked = %d, want 4", got)
+	}
+}
+
+func TestStageObserverCountsTransformFailures(t *testing.T) {
+	rig := newMetricsRig(t, otel.Options{})
+	p := stage.New("sink", stage.Options{Observer: rig.inst.StageObserver()})
+	src := stage.From(p, "consume", countSource(10))
+	decoded := stage.Then(src, "decode", stage.Map(func(_ context.Context, v int) (int, error) {
+		switch v % 5 {
+		case 1:
+			return 0, errors.New("bad payload") // dead-lettered, so invalid data
+		case 2:
+			return 0, stage.Redeliver(time.Second, errors.New("lookup failed"))
+		}
+		return v, nil
+	}))
+	stage.Write(stage.Batch(decoded, "batch", stage.BatchOptions{}), "write", failingWriter(nil), stage.WriteOptions{})
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	rm := rig.collect(t)
+	decode := otel.AttrStage.String("decode")
+	class := func(c otel.ErrorClass) attribute.KeyValue { return semconv.ErrorTypeKey.String(string(c)) }
+	if got := sum(t, rm, otel.MetricMessagesFailed, decode, class(otel.ClassInvalidData)); got != 2 {
+		t.Errorf("invalid_data failures of decode = %d, want 2", got)
+	}
+	if got := sum(t, rm, otel.MetricMessagesFailed, decode, class(otel.ClassRetryable)); got != 2 {
+		t.Errorf("retryable failures of decode = %d, want 2", got)
+	}
+	if got := sum(t, rm, otel.MetricMessagesFailed); got != 4 {
+		t.Errorf("failed in all = %d, want 4", got)
 	}
 }
