@@ -212,3 +212,55 @@ func TestStageRestartedAfterForceDoesNothing(t *testing.T) {
 		t.Errorf("held message settled %q, want nack", s[0].kind)
 	}
 }
+
+// blockingOpener is a writer whose Open ignores its context and returns
+// when release is closed.
+type blockingOpener struct {
+	opening chan struct{}
+	release chan struct{}
+}
+
+func (w *blockingOpener) Open(context.Context) error {
+	close(w.opening)
+	<-w.release
+	return nil
+}
+
+func (w *blockingOpener) Write(context.Context, []Msg[int]) error { return nil }
+
+func TestStuckOpenAppliesWrittenResults(t *testing.T) {
+	// A write stage restarted after it wrote a batch, but before it handed
+	// the outcome to the ack stage, hangs in Open when the drain is forced.
+	rec := newRecorder()
+	w := &blockingOpener{opening: make(chan struct{}), release: make(chan struct{})}
+	p := writePipeline(clock.NewFake(time.Time{}), nil, BatchOptions{}, w, WriteOptions{}, nil)
+	if err := p.begin(); err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	defer p.end()
+
+	ws := p.stages[2].(*writeStage[int])
+	ws.results = ws.in.pool.get()
+	ws.results.msgs = append(ws.results.msgs, rec.msg(0, 1))
+	ws.results.msgs[0].t.flow = p.flow
+	p.flow.admit(1, 1)
+	done := make(chan error, 1)
+	go func() { done <- ws.Run(context.Background()) }()
+	<-w.opening
+
+	p.forceCancel()
+	res := p.cleanUp()
+	if len(res.abandoned) != 1 || res.abandoned[0] != "p/write" {
+		t.Errorf("abandoned = %v, want [p/write]", res.abandoned)
+	}
+	if s := rec.of(0); len(s) != 1 || s[0].kind != "ack" {
+		t.Errorf("written message settled %v by the clean-up, want one ack", s)
+	}
+
+	close(w.release)
+	<-done
+	rec.exactlyOnce(t, 1)
+	if st := p.Stats(); st.InFlight != 0 || st.Duplicates != 0 {
+		t.Errorf("stats = %+v, want nothing in flight and no duplicates", st)
+	}
+}

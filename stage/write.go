@@ -363,7 +363,13 @@ func (s *writeStage[T]) sendResults(ctx context.Context) error {
 func (s *writeStage[T]) settleHeld(tl *tally, running bool) {
 	v := s.p.leftover("the pipeline stopped before the message was written")
 	if running {
-		// Stuck in Write: the batch is published, the results are not.
+		// Stuck in Open or Write, with the batch and the results published.
+		// Results wait only while Open runs: they are handed on before each
+		// attempt. Apply them, since the writer decided them, but leave
+		// both chunks to the goroutine.
+		if s.results != nil {
+			applyVerdicts(s.results, 0, tl, true)
+		}
 		if s.cur != nil {
 			nackAll(s.cur.msgs, v, tl)
 		}
