@@ -306,7 +306,17 @@ func TestForcedDrainSettlesEveryMessageOnce(t *testing.T) {
 			clk := clock.NewFake(time.Time{})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			src := &randomSource{rng: rand.New(rand.NewPCG(seed, 1)), msgs: rec.msgs(n, 1+rng.IntN(100)), stopAt: rng.IntN(n + 1), stop: cancel, stopped: make(chan struct{})}
+			// Some seeds call Force: before the drain begins, or from
+			// another goroutine as it begins.
+			var p *Pipeline
+			stop := cancel
+			switch rand.New(rand.NewPCG(seed, 2)).IntN(3) {
+			case 1:
+				stop = func() { p.Force(); cancel() }
+			case 2:
+				stop = func() { cancel(); go p.Force() }
+			}
+			src := &randomSource{rng: rand.New(rand.NewPCG(seed, 1)), msgs: rec.msgs(n, 1+rng.IntN(100)), stopAt: rng.IntN(n + 1), stop: stop, stopped: make(chan struct{})}
 
 			// Some writes hang until their attempt times out or the drain
 			// is forced. In some seeds, one write that starts after the
@@ -331,11 +341,11 @@ func TestForcedDrainSettlesEveryMessageOnce(t *testing.T) {
 				return true
 			}
 			retry := RetryPolicy{MaxAttempts: -1, Initial: time.Second, AttemptTimeout: 5 * time.Second}
-			p := propertyPipeline(rng, w, clk, src, block, retry)
+			p = propertyPipeline(rng, w, clk, src, block, retry)
 
-			stop := driveClock(clk)
+			stopClock := driveClock(clk)
 			err := wait(t, runAsync(ctx, p))
-			stop()
+			stopClock()
 			close(release)
 			var derr *DrainError
 			if err != nil && !errors.As(err, &derr) {

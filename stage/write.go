@@ -346,16 +346,24 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// sendResults hands the settled outcomes to the ack stage.
+// sendResults hands the settled outcomes to the ack stage. They are not
+// published while the send waits: the ack stage owns them once the send is
+// made, and may recycle the chunk before this goroutine could unpublish
+// it, so the clean-up of a forced drain must not find them.
 func (s *writeStage[T]) sendResults(ctx context.Context) error {
 	s.setStatus(statusSending)
+	s.mu.Lock()
+	res := s.results
+	s.results = nil
+	s.mu.Unlock()
+
 	select {
-	case s.out.ch <- s.results:
-		s.mu.Lock()
-		s.results = nil
-		s.mu.Unlock()
+	case s.out.ch <- res:
 		return nil
 	case <-ctx.Done():
+		s.mu.Lock()
+		s.results = res
+		s.mu.Unlock()
 		return context.Cause(ctx)
 	}
 }
