@@ -163,7 +163,7 @@ func (in *Instrumentation) stageWrote(name string, n, _ int, elapsed time.Durati
 }
 
 // stageRetrying counts the n messages a write stage is about to write
-// again; the stage calls it once per retry it makes, not when it gives up.
+// again. The stage calls it once per retry it makes, not when it gives up.
 func (in *Instrumentation) stageRetrying(name string, n, _ int) {
 	in.retried.Add(context.Background(), int64(n), in.stageAttrsOf(name).plain.add...)
 }

@@ -74,8 +74,8 @@ func (p *Pipeline) forcePhase() time.Duration {
 // Options.DrainTimeout. Force does not begin a drain; cancel Run's context
 // for that.
 //
-// Force never blocks and may be called from any goroutine, any number of
-// times. It does nothing when Run is not running, during the forced phase,
+// Force returns at once, without waiting for the drain, and may be called
+// from any goroutine, any number of times. It does nothing when Run is not running, during the forced phase,
 // or once the drain has finished; a later run starts unforced.
 func (p *Pipeline) Force() {
 	p.mu.Lock()

@@ -91,7 +91,7 @@ func (e *fatalError) Unwrap() error { return e.err }
 // in, and the first mark found wins, so Permanent(Fatal(err)) counts as
 // Permanent alone. A mark inside an error that wraps several, such as one
 // made by errors.Join or a *BatchError, does not count. At most one of the
-// three reports true; none does for an unmarked error, which a write stage
+// three reports true. None does for an unmarked error, which a write stage
 // retries and a Map or FlatMap stage dead-letters.
 func IsFatal(err error) bool {
 	c, _ := classify(err)

@@ -179,7 +179,7 @@ func closed() chan struct{} {
 
 func TestStageRestartedAfterForceDoesNothing(t *testing.T) {
 	// A stage that fails as the drain is forced may be restarted by its
-	// supervisor before the supervisor sees that it is stopping.
+	// supervisor before the supervisor handles its own cancellation.
 	rec := newRecorder()
 	writes := 0
 	w := WriterFunc[int](func(context.Context, []Msg[int]) error {

@@ -46,14 +46,15 @@ type Observer struct {
 	// Failed is called when the function of a Map or FlatMap stage
 	// returned an error or panicked. The stage calls it once per chunk and
 	// kind of failure, with how many messages failed that way and the
-	// first of their errors, marked as the stage treated them: Permanent
-	// when it dead-lettered them (an unmarked error included, see Stage),
-	// Redeliver when it nacked them with a delay, and Fatal when the stage
-	// failed and keeps the message for its restart. A panic comes as an
-	// error wrapping a *supervisor.PanicError, for one message, which the
-	// stage nacked before it failed. IsPermanent, IsRedeliver and IsFatal
-	// tell the kinds apart. A function's error after its stage was
-	// stopped is no failure: the message is kept and not reported.
+	// first of their errors. The error is marked as the stage treated the
+	// messages. Permanent means it dead-lettered them, as it does for an
+	// unmarked error (see Stage). Redeliver means it nacked them with a
+	// delay, and Fatal that the stage failed and keeps the message for its
+	// restart. A panic comes as an error wrapping a *supervisor.PanicError,
+	// for one message, which the stage nacked before it failed. IsPermanent,
+	// IsRedeliver and IsFatal tell the kinds apart. An error returned after
+	// the stage was stopped is no failure: the message is kept for the
+	// restart or the clean-up, and not reported.
 	Failed func(stage string, messages int, err error)
 }
 

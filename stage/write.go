@@ -230,11 +230,11 @@ func (s *writeStage[T]) giveUp(why string) {
 }
 
 // backoffWait waits d on the stage's clock before a retry, and reports
-// whether to retry. It reports false, at once or when the drain begins,
-// if the pipeline is draining and the wait ends no earlier than the
-// graceful phase: the retry would come in the forced phase, when the stage
-// is cancelled, and waiting for it would only hold the drain up. It
-// returns ctx's cause when ctx is done first.
+// whether to retry. It reports false, at once or when the drain begins, if
+// the pipeline is draining and the wait ends no earlier than the graceful
+// phase. Such a retry would come in the forced phase, when the stage is
+// cancelled, so waiting for it would only hold the drain up. It returns
+// ctx's cause when ctx is done first.
 func (s *writeStage[T]) backoffWait(ctx context.Context, d time.Duration) (bool, error) {
 	wake := s.clk.Now().Add(d)
 	if s.p.drainForcedBy(wake) {
