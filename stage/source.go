@@ -116,6 +116,11 @@ func (s *entryStage[T]) receive(ctx, receiveCtx context.Context) error {
 	s.setStatus(statusBusy)
 	n, err := s.src.Receive(receiveCtx, buf)
 	if n < 0 || n > want {
+		// Which messages the source meant to hand over is unknown: hand
+		// back every one it put in the buffer.
+		tl := newTally(s.p.flow, s.name)
+		nackAll(buf, s.p.leftover("the source returned an invalid message count"), &tl)
+		tl.flush()
 		clear(buf)
 		c.recycle()
 		return fmt.Errorf("stage %s: source returned %d messages for a buffer of %d", s.name, n, want)
