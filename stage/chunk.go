@@ -45,9 +45,12 @@ func (p *chunkPool[T]) get() *chunk[T] {
 }
 
 // recycle empties c and returns it to its pool, or drops it when the pool
-// is full. The caller must not use c afterwards.
+// is full or when c has grown past twice the pool's capacity, as the output
+// of a FlatMap that split a message into many parts does, so that the pool
+// does not keep one burst's memory for good. The caller must not use c
+// afterwards.
 func (c *chunk[T]) recycle() {
-	if c == nil || c.pool == nil {
+	if c == nil || c.pool == nil || cap(c.msgs) > 2*c.pool.capacity {
 		return
 	}
 	clear(c.msgs) // drop the references, so that settled values can be freed
