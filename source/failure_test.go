@@ -364,3 +364,46 @@ func TestForceCutsDrainShort(t *testing.T) {
 	}
 	rt.Force() // between Runs: does nothing
 }
+
+// TestForceCutsRetryBackoffShort shows that Force fails a batch waiting
+// out a retry backoff at once: the fake clock never reaches the end of the
+// wait, and the drain deadline is far away.
+func TestForceCutsRetryBackoffShort(t *testing.T) {
+	b := danubetest.Start(t)
+	b.FailNext("SendMessage", 1_000_000, codes.Unavailable)
+	clk := clock.NewFake(time.Time{})
+	log := newLog(makeRecords(5), 5)
+	opts := testOptions(clk)
+	opts.MaxRetries = 5
+	opts.SendTimeout = time.Second
+	opts.RetryBackoff = 20 * time.Second
+	opts.DrainTimeout = time.Hour
+	rt := newRuntime(t, newClient(t, b), pollLog{log}, opts)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runAsync(ctx, rt)
+	start := clk.Now()
+	waitForTimer(t, clk, start.Add(time.Second)) // the first attempt's timeout
+	clk.Advance(time.Second)
+	eventually(t, "the retry backoff", func() bool {
+		for _, d := range clk.Deadlines() {
+			if d.Sub(start) > 10*time.Second {
+				return true
+			}
+		}
+		return false
+	})
+
+	cancel()
+	rt.Force()
+	err := waitRun(t, done)
+	if !errors.Is(err, source.ErrForced) {
+		t.Fatalf("Run = %v, want ErrForced", err)
+	}
+	if commits := log.commitList(); len(commits) != 0 {
+		t.Errorf("commits %v, want none: nothing was acknowledged", commits)
+	}
+	if elapsed := clk.Since(start); elapsed >= 20*time.Second {
+		t.Errorf("the fake clock moved %v, past the retry backoff", elapsed)
+	}
+}

@@ -36,6 +36,7 @@ type run struct {
 
 	pctx   context.Context // the pipeline's; done when the drain begins
 	cancel context.CancelCauseFunc
+	p      *stage.Pipeline // set once the pipeline is built, under mu
 
 	// forced is done once Force was called: sends in flight are cut
 	// short, and the records not yet sent fail at once.
@@ -68,6 +69,11 @@ func (rn *run) force() {
 	defer rn.mu.Unlock()
 	if rn.cancel != nil {
 		rn.cancel(ErrForced)
+	}
+	if rn.p != nil {
+		// Ends the graceful phase of the drain at once, including a
+		// batch waiting out a retry backoff in the write stage.
+		rn.p.Force()
 	}
 }
 
@@ -116,6 +122,12 @@ func (rn *run) pipeline(ctx context.Context, pub *publisher) error {
 	defer stopWatch()
 
 	p := stage.New(opts.ConnectorName, rn.stageOptions())
+	rn.mu.Lock()
+	rn.p = p
+	if rn.forced.Err() != nil {
+		p.Force()
+	}
+	rn.mu.Unlock()
 	var stream *streamInput
 	var entry stage.Flow[*item]
 	if rt.streamer != nil {

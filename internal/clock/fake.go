@@ -118,6 +118,18 @@ func (f *Fake) NextDeadline() (time.Time, bool) {
 	return f.waiters[0].deadline, true
 }
 
+// Deadlines returns the deadlines of the active timers and tickers, the
+// earliest first.
+func (f *Fake) Deadlines() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]time.Time, len(f.waiters))
+	for i, w := range f.waiters {
+		out[i] = w.deadline
+	}
+	return out
+}
+
 func (f *Fake) setLocked(t time.Time) {
 	if t.Before(f.now) {
 		panic("clock: Fake time cannot move backwards")

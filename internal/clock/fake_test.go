@@ -109,3 +109,19 @@ func TestFakeZeroTimerFiresImmediately(t *testing.T) {
 		t.Fatal("timer of zero duration did not fire at once")
 	}
 }
+
+func TestFakeDeadlinesListsActiveTimers(t *testing.T) {
+	f := NewFake(time.Time{})
+	f.NewTimer(2 * time.Second)
+	stopped := f.NewTimer(time.Second)
+	f.NewTimer(3 * time.Second)
+	stopped.Stop()
+
+	got := f.Deadlines()
+	if len(got) != 2 {
+		t.Fatalf("Deadlines = %v, want two", got)
+	}
+	if !got[0].Equal(f.Now().Add(2*time.Second)) || !got[1].Equal(f.Now().Add(3*time.Second)) {
+		t.Errorf("Deadlines = %v, want now+2s and now+3s in order", got)
+	}
+}
