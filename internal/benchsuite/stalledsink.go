@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -178,9 +179,10 @@ func runStalledSink(specJSON string) int {
 		}
 	}
 
+	// The stop is forced at once, because the stalled writes never end.
 	cancel()
 	rt.Force()
-	if err := <-runErr; err != nil {
+	if err := <-runErr; err != nil && !errors.Is(err, sink.ErrForced) {
 		log.Warn("stalled sink stopped", "error", err)
 	}
 	return 0

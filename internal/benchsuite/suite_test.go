@@ -62,7 +62,7 @@ func TestQuickRunComparesMongoDBSink(t *testing.T) {
 	env := Env{MongoURI: mongotest.URI(t), Samples: testdata.Lines(t, sampleFile)}
 	r := checkQuickRun(t, env, []string{"mongodb"}, map[string]int{
 		titleCeilings: 1, // the InsertMany ceiling
-		titleMongoDB:  3,
+		titleMongoDB:  3, // without the unary ceiling, no bound estimates
 	})
 	if r.Machine.MongoDB == "" {
 		t.Error("the report does not name the MongoDB server")
