@@ -32,16 +32,39 @@ var notJSONKinds = []string{poisonText, poisonBroken, poisonArray, poisonString,
 
 // oversizeElements is the length of the array of zeros in an oversize
 // poison record. In JSON each element takes 2 bytes, so the payload is
-// about 3.2 MB, below the 4 MiB that a gRPC message may have by default;
-// in BSON each takes a type byte, its index as a key, a NUL and four
-// bytes, so the document is about 19.7 MB, over MongoDB's 16 MiB limit.
+// about 3.2 MB, below the 4 MiB that gRPC accepts in a message by
+// default. In BSON each takes a type byte, its index as a key, a NUL and
+// four bytes, so the document is about 19.7 MB, over MongoDB's 16 MiB
+// limit.
 const oversizeElements = 1_600_000
+
+// Generated documents name their collection in the field bucketField,
+// one of bucketCount collections, which the sink routes them by
+// (MONGODB_COLLECTION_FIELD). The sample documents go to the default
+// collection.
+//
+// The buckets keep each collection small, because the embedded server
+// (FerretDB 1.24 on SQLite) reads every document of a collection to find
+// documents by _id. The sink reads back the documents of every insert that
+// hits a duplicate key, and in one collection of 100,000 documents each
+// such read took seconds on a shared 2-core machine, while MongoDB uses
+// its _id index.
+const (
+	bucketField = "bucket"
+	bucketCount = 32
+)
+
+// bucketOf returns the collection of the generated document seq.
+func bucketOf(seq int) string { return fmt.Sprintf("%s_%02d", collectionName, seq%bucketCount) }
 
 // item is one record of the dataset.
 type item struct {
 	seq     int
 	payload []byte
-	// origin says where the record comes from: a sample file and line,
+	// collection is the collection its document belongs in, "" for
+	// poison.
+	collection string
+	// origin is where the record comes from: a sample file and line,
 	// "generated", or "poison (<kind>)".
 	origin string
 	// poison is the poison kind, "" for a valid record.
@@ -92,6 +115,9 @@ func buildDataset(t *testing.T, p params, rng *rand.Rand) *dataset {
 			r.payload = poisonPayload(r.poison, seq, rng)
 		case r.origin == "generated":
 			r.payload = generatedPayload(seq, rng)
+			r.collection = bucketOf(seq)
+		default:
+			r.collection = collectionName
 		}
 	}
 	return &dataset{items: records}
@@ -102,7 +128,7 @@ func buildDataset(t *testing.T, p params, rng *rand.Rand) *dataset {
 func generatedPayload(seq int, rng *rand.Rand) []byte {
 	tags := []string{"alpha", "beta", "gamma", "delta", "epsilon"}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, `{"seq":%d,"kind":"generated","name":"record-%d-%x"`, seq, seq, rng.Uint32())
+	fmt.Fprintf(&b, `{"seq":%d,"kind":"generated","%s":"%s","name":"record-%d-%x"`, seq, bucketField, bucketOf(seq), seq, rng.Uint32())
 	fmt.Fprintf(&b, `,"amount":{"$numberLong":"%d"}`, rng.Int64N(1<<50))
 	fmt.Fprintf(&b, `,"count":{"$numberInt":"%d"}`, rng.Int32N(1<<30))
 	fmt.Fprintf(&b, `,"ratio":%d.%03d`, rng.IntN(1000), rng.IntN(1000))

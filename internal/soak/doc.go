@@ -1,7 +1,7 @@
-// Package soak holds the fault-injection soak test of the MongoDB sink:
-// a run that pushes a dataset through the whole path while faults hit
-// every part of it, and then proves, message by message, that nothing was
-// lost and nothing was written twice.
+// Package soak holds the fault-injection soak test of the MongoDB sink. It
+// pushes a dataset through the whole path while faults hit every part of
+// it, and then proves, message by message, that nothing was lost and
+// nothing was written twice.
 //
 // # What runs
 //
@@ -11,9 +11,9 @@
 // mongotest) that it can stop and restart on the same data and port. The
 // sink runs as a separate process, the program in sinkproc: the sink
 // runtime with the MongoDB connector, deterministic ids on
-// ("<topic>:<partition>:<offset>", replacing a payload's own _id) and
-// NON_JSON=reject, wrapped in a connector that fails writes and panics on
-// demand. The test starts that process, signals it, kills it and starts it
+// ("<topic>:<partition>:<offset>", replacing a payload's own _id),
+// NON_JSON=reject and MONGODB_COLLECTION_FIELD, wrapped in a connector
+// that fails writes and panics on demand. The test starts that process, signals it, kills it and starts it
 // again.
 //
 // The dataset is every document of the sample files (../shared/data/*.ejson,
@@ -22,6 +22,10 @@
 // and a few JSON objects of about 3 MB that become over 16 MiB of BSON.
 // Each record carries its sequence number as the attribute soak_seq, so
 // that every broker message, document and dead letter traces back to it.
+// The sample documents go to one collection, and the generated ones name
+// one of 32 others in a field, which keeps every collection small: the
+// embedded server scans a whole collection to find documents by _id,
+// which the sink does after every duplicate insert.
 //
 // # Faults
 //

@@ -123,7 +123,7 @@ const busyWait = 3 * time.Second
 func (h *harness) inject(f fault) (string, error) {
 	switch f.kind {
 	case faultPanic:
-		held := h.awaitBusy(busyWait)
+		unacked := h.awaitBusy(busyWait)
 		proc := h.current()
 		before := h.events.snapshot()["panic"]
 		if err := proc.signal(syscall.SIGUSR1); err != nil {
@@ -138,7 +138,7 @@ func (h *harness) inject(f fault) (string, error) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		return fmt.Sprintf("armed a panic in sink process %d (%d messages unacknowledged); %s", proc.incarnation, held, fired), nil
+		return fmt.Sprintf("armed a panic in sink process %d (%d messages unacknowledged); %s", proc.incarnation, unacked, fired), nil
 
 	case faultDropStreams:
 		h.broker.DropReceiveStreams()
@@ -152,6 +152,9 @@ func (h *harness) inject(f fault) (string, error) {
 		return "unloaded " + topic, nil
 
 	case faultMongoRestart:
+		// NOTE: Server.Stop waits for the server to exit without a
+		// deadline. It closes the server's standard input, on which the
+		// server exits, and has not been seen to hang.
 		if err := h.mongo.Stop(); err != nil {
 			h.logf("MongoDB server stop: %v", err)
 		}
@@ -166,7 +169,7 @@ func (h *harness) inject(f fault) (string, error) {
 		if f.kind == faultSigkill {
 			sig = syscall.SIGKILL
 		}
-		held := h.awaitBusy(busyWait)
+		unacked := h.awaitBusy(busyWait)
 		proc := h.current()
 		stopped := time.Now()
 		if err := h.stopSink(sig); err != nil {
@@ -178,7 +181,7 @@ func (h *harness) inject(f fault) (string, error) {
 			return "", err
 		}
 		return fmt.Sprintf("%s to sink process %d (%d messages unacknowledged), exited after %v with status %d, sink process %d ready",
-			signalName(sig), proc.incarnation, held, stopTook.Round(time.Millisecond), proc.exitCode, h.incarnation), nil
+			signalName(sig), proc.incarnation, unacked, stopTook.Round(time.Millisecond), proc.exitCode, h.incarnation), nil
 	}
 	return "", fmt.Errorf("unknown fault %v", f.kind)
 }

@@ -50,7 +50,7 @@ const (
 // reaches the broker as a nack or an ack timeout is therefore a transient
 // failure: MongoDB down, a panic, a process killed before it acknowledged.
 // Such a message must be delivered again until it is written, however long
-// the outage, so the redelivery count is far beyond what any fault of the
+// the outage. So the redelivery count is far beyond what any fault of the
 // soak can use up, and the delays are short, so that a redelivery does not
 // outlast the run. The poison policy DeadLetter is a backstop: a message
 // that did exhaust its redeliveries lands in the same dead-letter topic,
@@ -198,6 +198,7 @@ func (h *harness) sinkEnv(incarnation int) []string {
 		{"MONGODB_CONNECTION_STRING", h.mongo.URI()},
 		{"MONGODB_DATABASE", databaseName},
 		{"MONGODB_COLLECTION", collectionName},
+		{"MONGODB_COLLECTION_FIELD", bucketField},
 		{"ID_STRATEGY", "deterministic"},
 		{"ID_OVERWRITE", "true"},
 		{"NON_JSON", "reject"},
@@ -213,7 +214,7 @@ func (h *harness) sinkEnv(incarnation int) []string {
 }
 
 // startSink starts a new sink process and waits until it is ready: its
-// endpoints listen and /readyz answers 200.
+// endpoints listen and /readyz returns 200.
 func (h *harness) startSink() error {
 	h.incarnation++
 	proc, err := startSinkProcess(h.sinkPath, h.dir, h.incarnation, h.sinkEnv(h.incarnation), &h.events)
@@ -253,7 +254,7 @@ func (h *harness) current() *sinkProcess {
 }
 
 // checkSinkAlive records a finding and starts a new sink process if the
-// current one exited without being told to.
+// current one exited although the harness sent it no signal to stop.
 func (h *harness) checkSinkAlive() error {
 	proc := h.current()
 	if proc == nil || proc.running() || proc.signalled {

@@ -81,8 +81,9 @@ func (e *faultEvents) snapshot() map[string]int {
 
 // startSinkProcess starts the program at path with exactly env, its
 // standard error in a log file of dir. A goroutine reads its standard
-// output, counts the fault lines into events and reports the operations
-// address, and waits for the process; it ends when the process exits.
+// output, counts the fault lines into events and passes the operations
+// address on. That goroutine waits for the process and ends when the
+// process exits.
 func startSinkProcess(path, dir string, incarnation int, env []string, events *faultEvents) (*sinkProcess, error) {
 	p := &sinkProcess{
 		incarnation: incarnation,
@@ -268,7 +269,7 @@ func scrapeMetrics(ctx context.Context, client *http.Client, addr string) (metri
 	return s, nil
 }
 
-// readyz reports whether the process at addr answers /readyz with 200.
+// readyz reports whether GET /readyz of the process at addr returns 200.
 func readyz(ctx context.Context, client *http.Client, addr string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()

@@ -20,6 +20,9 @@ type runStats struct {
 	exits        map[string]int
 	sourceRuns   int64
 	findings     []string
+	// incomplete is set when the run stopped before the sink settled
+	// every message, so that what is missing was not necessarily lost.
+	incomplete bool
 
 	goroutinesLeft int
 	peakSinkHeap   uint64
@@ -46,12 +49,15 @@ func writeReport(w io.Writer, p params, v *verdict, s runStats) {
 
 	fmt.Fprintf(tw, "soak %s form, seed %d, wall time %v\n", p.form(), p.seed, s.wall.Round(100*time.Millisecond))
 	fmt.Fprintf(tw, "  replay\t%s\n", p.replayCommand())
+	if s.incomplete {
+		fmt.Fprintf(tw, "  NOTE\tthe run did not complete, so lost counts the messages the sink had not written yet\n")
+	}
 	row("messages published", fmt.Sprintf("%d (%d valid, %d poison of which %d over 16 MiB)", v.published, v.valid, v.poison, p.oversize))
 	row("messages stored by the broker", fmt.Sprintf("%d (%d stored twice)", v.stored, v.storedTwice))
 	row("source runs", s.sourceRuns)
 	row("publish took", s.publishTook.Round(100*time.Millisecond))
 	row("settle took (after the last fault)", s.settleTook.Round(100*time.Millisecond))
-	row("documents in MongoDB", v.documents)
+	row("documents in MongoDB", fmt.Sprintf("%d (in %d collections)", v.documents, v.collections))
 	row("messages in the dead-letter topic", fmt.Sprintf("%d (%d repeated)", v.deadLetters, v.deadLetterRepeats))
 	for _, reason := range sortedKeys(v.reasons) {
 		fmt.Fprintf(tw, "    %d\t%s\n", v.reasons[reason], reason)

@@ -19,10 +19,10 @@ import (
 // smallDataset returns three valid records and one poison record.
 func smallDataset() *dataset {
 	return &dataset{items: []item{
-		{seq: 0, payload: []byte(`{"_id":{"$oid":"5ca4bbc7a2dd94ee5816238c"},"n":{"$numberInt":"1"}}`), origin: "sample.ejson line 1"},
-		{seq: 1, payload: []byte(`{"seq":1,"kind":"generated"}`), origin: "generated"},
+		{seq: 0, payload: []byte(`{"_id":{"$oid":"5ca4bbc7a2dd94ee5816238c"},"n":{"$numberInt":"1"}}`), origin: "sample.ejson line 1", collection: collectionName},
+		{seq: 1, payload: []byte(`{"seq":1,"bucket":"events_01"}`), origin: "generated", collection: "events_01"},
 		{seq: 2, payload: []byte(`not json`), origin: "poison (text)", poison: poisonText},
-		{seq: 3, payload: []byte(`{"seq":3,"at":{"$date":{"$numberLong":"1600000000000"}}}`), origin: "generated"},
+		{seq: 3, payload: []byte(`{"seq":3,"at":{"$date":{"$numberLong":"1600000000000"}}}`), origin: "generated", collection: collectionName},
 	}}
 }
 
@@ -32,9 +32,10 @@ func message(data *dataset, seq int, offset uint64) danubetest.Message {
 }
 
 // document returns the document the sink writes for the message of seq
-// at pos: the payload's fields without its _id, the deterministic _id and
-// the metadata with the message's attributes.
-func document(t *testing.T, data *dataset, seq int, pos position) bson.Raw {
+// at pos, in the record's collection: the payload's fields without its
+// _id, the deterministic _id and the metadata with the message's
+// attributes.
+func document(t *testing.T, data *dataset, seq int, pos position) storedDocument {
 	t.Helper()
 	var fields bson.D
 	if err := bson.UnmarshalExtJSON(data.items[seq].payload, false, &fields); err != nil {
@@ -54,7 +55,7 @@ func document(t *testing.T, data *dataset, seq int, pos position) bson.Raw {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return raw
+	return storedDocument{collection: data.items[seq].collection, doc: raw}
 }
 
 // deadLetter returns the sink's dead letter of the message at pos.
@@ -81,7 +82,7 @@ func completeRun(t *testing.T, data *dataset) *observed {
 			{message(data, 1, 0), message(data, 3, 1)},
 		},
 		deadLetters: []danubetest.Message{deadLetter(data, 2, position{0, 1}, 0)},
-		documents: []bson.Raw{
+		documents: []storedDocument{
 			document(t, data, 0, position{0, 0}),
 			document(t, data, 1, position{1, 0}),
 			document(t, data, 3, position{1, 1}),
@@ -178,7 +179,7 @@ func TestVerifyReportsDocumentsWithoutSource(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			obs.documents = append(obs.documents, raw)
+			obs.documents = append(obs.documents, storedDocument{collection: collectionName, doc: raw})
 
 			v := verify(data, obs)
 			oneLine(t, "duplicates", v.duplicates, tt.want)
@@ -222,7 +223,7 @@ func TestVerifyReportsPoisonStoredAsDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obs.documents = append(obs.documents, raw)
+	obs.documents = append(obs.documents, storedDocument{collection: collectionName, doc: raw})
 
 	v := verify(data, obs)
 	oneLine(t, "misplaced", v.misplaced, "seq 2", "poison stored in MongoDB")
@@ -238,6 +239,26 @@ func TestVerifyReportsChangedDocument(t *testing.T) {
 
 	v := verify(data, obs)
 	oneLine(t, "mismatched", v.mismatched, "seq 3", `field 0 ("seq")`)
+}
+
+func TestVerifyReportsDocumentInWrongCollection(t *testing.T) {
+	data := smallDataset()
+	obs := completeRun(t, data)
+	obs.documents[1].collection = "events_07" // seq 1 belongs in events_01
+
+	v := verify(data, obs)
+	oneLine(t, "mismatched", v.mismatched, "seq 1", "in collection events_07", "belongs in events_01")
+}
+
+func TestVerifyReportsDocumentInTwoCollections(t *testing.T) {
+	data := smallDataset()
+	obs := completeRun(t, data)
+	copied := obs.documents[1]
+	copied.collection = "events_07"
+	obs.documents = append(obs.documents, copied)
+
+	v := verify(data, obs)
+	oneLine(t, "duplicates", v.duplicates, "seq 1", "stored twice, in collections events_01 and events_07")
 }
 
 func TestVerifyCountsRepeatedDeadLetters(t *testing.T) {

@@ -19,7 +19,13 @@ import (
 type observed struct {
 	partitions  [][]danubetest.Message
 	deadLetters []danubetest.Message
-	documents   []bson.Raw
+	documents   []storedDocument
+}
+
+// storedDocument is a document with the collection it was read from.
+type storedDocument struct {
+	collection string
+	doc        bson.Raw
 }
 
 // position is a message's place on the broker.
@@ -41,6 +47,7 @@ type verdict struct {
 	stored      int // messages the broker stored on the topic
 	storedTwice int // of those, repeats of a record already stored
 	documents   int
+	collections int // collections that hold documents
 	deadLetters int
 	// reasons counts the dead letters by reason, with every number
 	// replaced by N so that one reason is one row.
@@ -143,8 +150,8 @@ func verify(data *dataset, obs *observed) *verdict {
 	}
 
 	// A record the broker stored twice yields two documents under two
-	// ids: a duplicate for whoever reads the collection, though each
-	// message was written once.
+	// ids: a duplicate for a reader of the collection, though each message
+	// was written once.
 	for seq, c := range copies {
 		if len(c) < 2 || data.items[seq].poison != "" {
 			continue
@@ -165,10 +172,15 @@ func verify(data *dataset, obs *observed) *verdict {
 
 // checkDocuments checks each document against the message its _id names
 // and returns the positions that have a document.
-func checkDocuments(data *dataset, docs []bson.Raw, seqAt map[position]int, v *verdict) map[position]bool {
+func checkDocuments(data *dataset, docs []storedDocument, seqAt map[position]int, v *verdict) map[position]bool {
 	documentAt := map[position]bool{}
-	for _, doc := range docs {
+	collectionAt := map[position]string{}
+	collections := map[string]bool{}
+	for _, stored := range docs {
 		v.documents++
+		collections[stored.collection] = true
+		v.collections = len(collections)
+		doc := stored.doc
 		id, ok := doc.Lookup("_id").StringValueOK()
 		if !ok {
 			v.duplicates = append(v.duplicates, fmt.Sprintf("document with _id %v: no source message (not a deterministic id)", doc.Lookup("_id")))
@@ -188,12 +200,20 @@ func checkDocuments(data *dataset, docs []bson.Raw, seqAt map[position]int, v *v
 			v.duplicates = append(v.duplicates, fmt.Sprintf("document %q: carries %s=%q, but the message at %v is %s", id, attrSeq, got, pos, data.describe(seq)))
 			continue
 		}
+		if first, twice := collectionAt[pos]; twice {
+			v.duplicates = append(v.duplicates, fmt.Sprintf("document %q (%s): stored twice, in collections %s and %s", id, data.describe(seq), first, stored.collection))
+			continue
+		}
 		documentAt[pos] = true
+		collectionAt[pos] = stored.collection
 
 		it := &data.items[seq]
 		if it.poison != "" {
 			v.misplaced = append(v.misplaced, fmt.Sprintf("document %q (%s): poison stored in MongoDB", id, data.describe(seq)))
 			continue
+		}
+		if stored.collection != it.collection {
+			v.mismatched = append(v.mismatched, fmt.Sprintf("document %q (%s): in collection %s, but its record belongs in %s", id, data.describe(seq), stored.collection, it.collection))
 		}
 		if problem := compareDocument(it.payload, doc); problem != "" {
 			v.mismatched = append(v.mismatched, fmt.Sprintf("document %q (%s): %s", id, data.describe(seq), problem))
@@ -282,7 +302,7 @@ func cutLast(s, sep string) (before, after string, found bool) {
 // compareDocument compares the fields of a stored document, without _id
 // and the metadata, with those of the payload, without its _id, as the
 // Go driver reads Extended JSON. It returns "" when they are equal, in
-// value, BSON type and order, or says where they differ.
+// value, BSON type and order, or else where they differ.
 func compareDocument(payload []byte, doc bson.Raw) string {
 	var want bson.D
 	if err := bson.UnmarshalExtJSON(payload, false, &want); err != nil {

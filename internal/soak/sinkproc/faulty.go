@@ -36,7 +36,7 @@ const eventPrefix = "soak:"
 // Write calls, failureRate, fails as retryable: half of them before the
 // batch reaches the wrapped connector, half after it was written. After
 // armPanic, the next Write writes the first half of its batch and panics,
-// so that the runtime sees a stage panic in the middle of a batch. Each
+// so that the runtime gets a stage panic in the middle of a batch. Each
 // fault is reported as one line on events.
 type faulty struct {
 	next        sink.Connector
