@@ -32,6 +32,12 @@ import (
 // MongoDB server instead of the embedded one.
 const EnvURI = "MONGODB_URI"
 
+// EnvVerbose names the environment variable that, set to 1, lets the
+// embedded server write its warnings to the test's standard error. They
+// are off by default because FerretDB warns about routine commands, such
+// as endSessions, that it does not implement.
+const EnvVerbose = "MONGOTEST_VERBOSE"
+
 // Real reports whether the tests run against a real MongoDB (MONGODB_URI is
 // set) rather than the embedded FerretDB server. Tests use it where the two
 // behave differently.
@@ -54,13 +60,27 @@ func URI(t testing.TB) string {
 		return uri
 	}
 
+	uri, err := SharedURI()
+	if err != nil {
+		t.Fatalf("start embedded MongoDB server: %v", err)
+	}
+	return uri
+}
+
+// SharedURI is URI for code without a testing.TB, such as a TestMain, an
+// Example or a benchmark program: it returns MONGODB_URI when set, and
+// otherwise starts the process's shared embedded server on first use.
+func SharedURI() (string, error) {
+	if uri := os.Getenv(EnvURI); uri != "" {
+		return uri, nil
+	}
 	shared.once.Do(func() {
 		shared.srv, shared.err = startEmbedded("")
 	})
 	if shared.err != nil {
-		t.Fatalf("start embedded MongoDB server: %v", shared.err)
+		return "", shared.err
 	}
-	return shared.srv.URI()
+	return shared.srv.URI(), nil
 }
 
 // Database returns a database with a name unique to the test, on the shared
@@ -155,12 +175,20 @@ func StartServer(t testing.TB, dir string) *Server {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	srv, err := startEmbedded(dir)
+	srv, err := StartEmbedded(dir)
 	if err != nil {
 		t.Fatalf("start embedded MongoDB server: %v", err)
 	}
 	t.Cleanup(func() { srv.Stop() })
 	return srv
+}
+
+// StartEmbedded is StartServer for code without a testing.TB: it starts
+// an embedded server of the caller's own on dir (a temporary directory of
+// the server's when empty, so that Restart starts with no data). The
+// caller stops it.
+func StartEmbedded(dir string) (*Server, error) {
+	return startEmbedded(dir)
 }
 
 // URI returns the connection string of the running server.
@@ -260,7 +288,11 @@ func startProcess(dir, addr string) (*Server, error) {
 		return nil, err
 	}
 
-	cmd := exec.Command(bin, "-dir", dir, "-addr", addr, "-v")
+	args := []string{"-dir", dir, "-addr", addr}
+	if os.Getenv(EnvVerbose) == "1" {
+		args = append(args, "-v")
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
