@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 )
 
 // errNotOpen is the reason for nacking records when the connector is
@@ -103,8 +102,8 @@ func (s *connState) fail(err error) {
 }
 
 // close waits for the writes in progress to return, then closes the
-// connector, within timeout.
-func (s *connState) close(timeout time.Duration) error {
+// connector, within ctx.
+func (s *connState) close(ctx context.Context) error {
 	s.mu.Lock()
 	if s.status == statusOpen {
 		s.setLocked(statusClosed, nil)
@@ -113,9 +112,6 @@ func (s *connState) close(timeout time.Duration) error {
 
 	s.writes.Lock()
 	defer s.writes.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-
 	err := s.conn.Close(ctx)
 
 	s.mu.Lock()
@@ -125,6 +121,13 @@ func (s *connState) close(timeout time.Duration) error {
 		return fmt.Errorf("close connector: %w", err)
 	}
 	return nil
+}
+
+// current returns the connector's status.
+func (s *connState) current() connStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
 }
 
 // waitOpen waits until the connector has been opened, or has failed or

@@ -11,6 +11,7 @@ import (
 
 	"github.com/danube-messaging/danube-connect-go/danube"
 	"github.com/danube-messaging/danube-connect-go/danube/danubetest"
+	"github.com/danube-messaging/danube-connect-go/internal/clock"
 )
 
 func TestWindowOfTenDoesNotStallBigBatches(t *testing.T) {
@@ -222,40 +223,36 @@ func TestForceNacksWhatIsNotWritten(t *testing.T) {
 
 	conn := newTestConn()
 	conn.write = func(_ int, _ []*Record) error {
-		// A write that only the forced stop ends.
 		return Retryable(errors.New("never answers"))
 	}
 	cfg := e.config(testTopic, testSub)
 	cfg.MaxRetries = 100
 	cfg.RetryBackoff = time.Hour // the retry waits on the runtime's fake clock
 	cfg.MaxBackoff = time.Hour
+	cfg.BatchTimeout = 2 * time.Hour    // so that the only timer within the hour is the retry's
 	cfg.DrainTimeout = 1000 * time.Hour // only Force ends the stop
 	clk := newFakeClock()
+	t0 := clk.Now()
 	r := start(t, conn, cfg, Options{Clock: clk})
 	r.waitReady(t)
 	e.publish(testTopic, "m", 3)
+	r.waitInFlight(t, 3)
 	conn.waitUntil(t, "a write fails", func(c *testConn) bool { return c.calls >= 1 })
 
+	// The stop begins, and the failed batch waits out its retry backoff,
+	// which would end within the drain's graceful phase. The backoff is
+	// an hour give or take its random jitter.
 	r.cancel()
+	waitForTimer(t, clk, t0, t0.Add(cfg.BatchTimeout))
 	r.rt.Force()
-	// The write stage's retry wait ends on the runtime's clock only, and
-	// the stage cannot be woken earlier from outside.
-	var err error
-	deadline := time.After(waitLimit)
-wait:
-	for {
-		select {
-		case err = <-r.done:
-			r.done <- err
-			break wait
-		case <-time.After(5 * time.Millisecond):
-			clk.Advance(time.Hour)
-		case <-deadline:
-			t.Fatal("Run did not return after Force")
-		}
-	}
+
+	// The clock never moves: Force alone ends the wait and the stop.
+	err := r.wait(t)
 	if !errors.Is(err, ErrForced) {
 		t.Fatalf("Run = %v, want ErrForced", err)
+	}
+	if moved := clk.Since(t0); moved != 0 {
+		t.Errorf("the runtime's clock moved by %v", moved)
 	}
 	conn.mu.Lock()
 	calls := conn.calls
@@ -263,10 +260,64 @@ wait:
 	if calls != 1 {
 		t.Errorf("Write called %d times, want 1: a forced stop writes nothing more", calls)
 	}
-	for _, p := range e.pending(testTopic, testSub) {
+	pending := e.pending(testTopic, testSub)
+	if len(pending) != 3 {
+		t.Errorf("%d records pending at the broker, want 3", len(pending))
+	}
+	for _, p := range pending {
 		if p.Status != "waiting_to_retry" || p.Reason == "" {
 			t.Errorf("offset %d: status %s, reason %q; want it nacked", p.Offset, p.Status, p.Reason)
 		}
+	}
+}
+
+func TestForceWhileRunningStopsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.subscribe(testTopic, testSub, 3)
+
+	conn := newTestConn()
+	conn.write = func(_ int, _ []*Record) error {
+		return Retryable(errors.New("never answers"))
+	}
+	cfg := e.config(testTopic, testSub)
+	cfg.MaxRetries = 100
+	cfg.RetryBackoff = time.Hour
+	cfg.MaxBackoff = time.Hour
+	cfg.DrainTimeout = 1000 * time.Hour
+	clk := newFakeClock()
+	r := start(t, conn, cfg, Options{Clock: clk})
+	r.waitReady(t)
+	e.publish(testTopic, "m", 2)
+	r.waitInFlight(t, 2)
+	conn.waitUntil(t, "a write fails", func(c *testConn) bool { return c.calls >= 1 })
+
+	// Force without a stop first: Run ends as if the stop had been forced.
+	r.rt.Force()
+	err := r.wait(t)
+	if !errors.Is(err, ErrForced) {
+		t.Fatalf("Run = %v, want ErrForced", err)
+	}
+	st := r.rt.Stats()[0]
+	if st.InFlight != 0 || st.Nacked != 2 || st.Acked != 0 {
+		t.Errorf("stats %+v, want 2 nacked and nothing in flight", st.Stats)
+	}
+}
+
+// waitForTimer waits until clk has a timer due after from and no later
+// than to.
+func waitForTimer(t *testing.T, clk *clock.Fake, from, to time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		for _, d := range clk.Deadlines() {
+			if d.After(from) && !d.After(to) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no timer due between %v and %v; timers: %v", from, to, clk.Deadlines())
+		}
+		time.Sleep(5 * time.Millisecond) // polling an outcome, not timing one
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/danube-messaging/danube-connect-go/internal/clock"
 	"github.com/danube-messaging/danube-connect-go/internal/config"
 	"github.com/danube-messaging/danube-connect-go/otel"
+	"github.com/danube-messaging/danube-connect-go/stage"
 	"github.com/danube-messaging/danube-connect-go/supervisor"
 )
 
@@ -53,6 +54,27 @@ type Options struct {
 	// package stage (10,000 records, 64 MiB).
 	MaxInFlight      int
 	MaxInFlightBytes int64
+
+	// Transform, when set, adds stages of the caller's own to every
+	// route's pipeline, between receiving and batching: filters, maps that
+	// enrich or rewrite records, splits. New calls it once per route, with
+	// the route's settings, every default resolved, and the flow of its
+	// received records. It returns the flow to batch and write: the one
+	// it was given, or one that stage.Then built from it with stages
+	// named other than StageReceive, StageBatch, StageWrite and
+	// stage.AckStageName, and each name used once.
+	//
+	// The runtime's guarantees hold for those stages. A record that a
+	// filter drops is acked. A record whose Map or FlatMap function fails
+	// is dead-lettered, with the error's text as AttrFailureReason and the
+	// record as the broker delivered it, or nacked when the error is
+	// marked stage.Redeliver or the route has no dead-letter topic.
+	// Each record is settled exactly once. A stage that replaces a record
+	// by nil has it dead-lettered in the same way.
+	//
+	// A pipeline that cannot run, such as one with a stage name used
+	// twice, makes Run return an error wrapping stage.ErrInvalidPipeline.
+	Transform func(route Route, records stage.Flow[*Record]) stage.Flow[*Record]
 }
 
 // DefaultConfig returns a Config with every default set, for a program

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/danube-messaging/danube-connect-go/danube"
@@ -13,15 +12,16 @@ import (
 )
 
 // Stage names of every route's pipeline, as metrics and logs show them.
+// The stages that Options.Transform adds need other names.
 const (
-	stageReceive = "receive"
-	stageBatch   = "batch"
-	stageWrite   = "write"
+	StageReceive = "receive"
+	StageBatch   = "batch"
+	StageWrite   = "write"
 )
 
 // route consumes one topic on one subscription through its own pipeline:
-// receive, batch, write, ack. It is a child of the runtime's routes
-// supervisor; each run subscribes anew.
+// receive, the stages of Options.Transform, batch, write, ack. It is a
+// child of the runtime's routes supervisor; each run subscribes anew.
 type route struct {
 	rt    *Runtime
 	cfg   Route  // every default resolved
@@ -31,12 +31,11 @@ type route struct {
 	dlq   *danube.Producer // set by the runtime for each of its runs; nil without a dead-letter topic
 
 	mu  sync.Mutex
-	sub *subscription // the current subscription, nil between runs
+	src *Source // the source of the current subscription, nil between runs
 }
 
 func newRoute(rt *Runtime, cfg Route) (*route, error) {
-	r := &route{rt: rt, cfg: cfg}
-	r.label = strings.ReplaceAll(strings.TrimPrefix(cfg.Topic, "/"), "/", ".") + "@" + cfg.SubscriptionName
+	r := &route{rt: rt, cfg: cfg, label: routeLabel(cfg.Topic, cfg.SubscriptionName)}
 
 	inst, err := otel.New(otel.Options{
 		MeterProvider:  rt.opts.MeterProvider,
@@ -62,8 +61,14 @@ func newRoute(rt *Runtime, cfg Route) (*route, error) {
 		// The pipeline's supervisor runs nested in the runtime's, whose
 		// hooks receive its events too.
 	})
-	flow := stage.From(r.pipe, stageReceive, stage.Source[*Record](&source{r: r}))
-	batches := stage.Batch(flow, stageBatch, stage.BatchOptions{
+	flow := stage.From(r.pipe, StageReceive, stage.Source[*Record](routeSource{r}))
+	if rt.opts.Transform != nil {
+		flow = rt.opts.Transform(cfg, flow)
+		if flow == (stage.Flow[*Record]{}) {
+			return nil, fmt.Errorf("route %s: Options.Transform returned the zero Flow; return the flow it was given, or one that Then built from it", r.label)
+		}
+	}
+	batches := stage.Batch(flow, StageBatch, stage.BatchOptions{
 		MaxCount: rt.cfg.BatchSize,
 		MaxBytes: rt.cfg.BatchMaxBytes,
 		MaxWait:  rt.cfg.BatchTimeout,
@@ -72,7 +77,7 @@ func newRoute(rt *Runtime, cfg Route) (*route, error) {
 	if initial == 0 {
 		initial = -1 // the retry policy's value for retrying at once
 	}
-	stage.Write(batches, stageWrite, stage.Writer[*Record](&writer{r: r}), stage.WriteOptions{
+	stage.Write(batches, StageWrite, stage.Writer[*Record](r.newWriter()), stage.WriteOptions{
 		Retry: stage.RetryPolicy{
 			MaxAttempts: rt.cfg.MaxRetries + 1,
 			Initial:     initial,
@@ -82,17 +87,52 @@ func newRoute(rt *Runtime, cfg Route) (*route, error) {
 	return r, nil
 }
 
-// current returns the route's subscription, nil between runs.
-func (r *route) current() *subscription {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sub
+// newWriter returns the route's Writer: it writes to the runtime's
+// connector, which the runtime opens and closes, and nacks everything
+// once the runtime was forced to stop.
+func (r *route) newWriter() *Writer {
+	rt := r.rt
+	w := &Writer{
+		opts: WriterOptions{
+			DeadLetter:      r.cfg.DeadLetterTopic != "",
+			Instrumentation: r.inst,
+		},
+		state:  rt.state,
+		clk:    rt.clk,
+		forced: func() error { return context.Cause(rt.forceCtx()) },
+	}
+	w.init()
+	return w
 }
 
-func (r *route) setCurrent(s *subscription) {
+// current returns the route's source, nil between runs.
+func (r *route) current() *Source {
 	r.mu.Lock()
-	r.sub = s
+	defer r.mu.Unlock()
+	return r.src
+}
+
+func (r *route) setCurrent(s *Source) {
+	r.mu.Lock()
+	r.src = s
 	r.mu.Unlock()
+}
+
+// routeSource is the entry of a route's pipeline: the Source of the
+// route's current subscription.
+type routeSource struct {
+	r *route
+}
+
+// Receive returns io.EOF when the consumer failed, a partition it gave up
+// on: the pipeline then drains, and the route returns the failure so that
+// its supervisor subscribes again.
+func (rs routeSource) Receive(ctx context.Context, buf []stage.Msg[*Record]) (int, error) {
+	src := rs.r.current()
+	if src == nil {
+		return 0, errors.New("the route has no subscription")
+	}
+	return src.Receive(ctx, buf)
 }
 
 // Run subscribes, runs the route's pipeline until the runtime stops, the
@@ -110,8 +150,13 @@ func (r *route) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("route %s: subscribe: %w", r.label, err)
 	}
-	sub := newSubscription(r, cons)
-	r.setCurrent(sub)
+	src := newSource(cons, SourceOptions{
+		DeadLetter:      r.dlq,
+		Connector:       rt.cfg.ConnectorName,
+		Logger:          rt.log,
+		Instrumentation: r.inst,
+	}, rt.forceCtx())
+	r.setCurrent(src)
 	defer r.setCurrent(nil)
 
 	// Every route drains as soon as the runtime stops, rather than one
@@ -121,12 +166,23 @@ func (r *route) Run(ctx context.Context) error {
 	defer cancel(nil)
 	defer context.AfterFunc(runCtx, func() { cancel(context.Cause(runCtx)) })()
 
-	go sub.settler.run()
 	err = r.pipe.Run(pipeCtx)
-	sub.finish()
 
-	failure := sub.failure()
+	sctx, scancel := context.WithTimeout(context.Background(), settleGrace)
+	if cerr := src.Close(sctx); cerr != nil {
+		rt.log.Warn("the route stopped before its acknowledgements reached the broker; the broker delivers those messages again",
+			"route", r.label, "error", cerr)
+	}
+	scancel()
+	_ = cons.Close() // always nil
+
+	failure := src.Err()
 	switch {
+	case errors.Is(err, stage.ErrInvalidPipeline):
+		// Options.Transform built a pipeline that cannot run: no restart
+		// can fix it.
+		rt.abort(fmt.Errorf("route %s: %w", r.label, err))
+		return nil
 	case failure != nil:
 		return fmt.Errorf("route %s: %w", r.label, failure)
 	case runCtx.Err() != nil || ctx.Err() != nil:

@@ -56,6 +56,7 @@ type Runtime struct {
 	force     context.Context // done when Force was called
 	forceStop context.CancelCauseFunc
 	drainErrs []error
+	abortErr  error // why a route stopped the run, which no restart can fix
 }
 
 // New returns a runtime that runs conn with cfg. Start from DefaultConfig
@@ -154,8 +155,12 @@ func (rt *Runtime) Run(ctx context.Context) (err error) {
 	}
 
 	rt.mu.Lock()
-	errs := rt.drainErrs
+	errs, aborted := rt.drainErrs, rt.abortErr
 	rt.mu.Unlock()
+	if aborted != nil {
+		rt.log.Error("sink stopped: a route cannot run", "connector", rt.cfg.ConnectorName, "error", aborted)
+		return fmt.Errorf("sink %s: %w", rt.cfg.ConnectorName, aborted)
+	}
 	if rt.forceCtx().Err() != nil {
 		errs = append(errs, ErrForced)
 	}
@@ -174,7 +179,7 @@ func (rt *Runtime) begin(ctx context.Context) (context.Context, error) {
 	if rt.running {
 		return nil, ErrAlreadyRunning
 	}
-	rt.running, rt.runErr, rt.drainErrs = true, nil, nil
+	rt.running, rt.runErr, rt.drainErrs, rt.abortErr = true, nil, nil, nil
 	rt.run, rt.stopRun = context.WithCancelCause(ctx)
 	if rt.force.Err() != nil {
 		rt.force, rt.forceStop = context.WithCancelCause(context.Background())
@@ -208,14 +213,11 @@ func (rt *Runtime) forceCtx() context.Context {
 }
 
 // Force stops Run at once, or cuts short the stop in progress: writes in
-// progress are cancelled, and every record not yet written is nacked
-// without reaching the connector, so that Run returns promptly with an
-// error matching ErrForced. It is safe to call at any time from any
-// goroutine, and does nothing when Run is not running.
-//
-// TODO(limit): a batch waiting out a retry backoff when Force is called
-// is nacked only once the wait ends, at most MaxBackoff later, because
-// the write stage's wait cannot be cut short from outside the pipeline.
+// progress are cancelled, a batch waiting to be retried waits no longer,
+// and every record not yet written is nacked without reaching the
+// connector, so that Run returns promptly with an error matching
+// ErrForced. It is safe to call at any time from any goroutine, returns
+// without waiting, and does nothing when Run is not running.
 func (rt *Runtime) Force() {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
@@ -223,7 +225,24 @@ func (rt *Runtime) Force() {
 		return
 	}
 	rt.forceStop(ErrForced)
+	// Force each pipeline before it begins draining, so that its drain
+	// starts forced, without a graceful phase that would write what it
+	// holds.
+	for _, r := range rt.routes {
+		r.pipe.Force()
+	}
 	rt.stopRun(ErrForced)
+}
+
+// abort stops the run because of err, a failure of a route that no
+// restart can fix, for Run to return.
+func (rt *Runtime) abort(err error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.abortErr == nil {
+		rt.abortErr = err
+	}
+	rt.stopRun(err)
 }
 
 // RouteStats is a snapshot of one route's counters.
@@ -372,7 +391,9 @@ func (rt *Runtime) runConnector(ctx context.Context) error {
 		rt.log.Error("connector failed; closing it, nacking what the routes hold, and opening it again",
 			"connector", rt.cfg.ConnectorName, "error", failure)
 	}
-	if err := rt.state.close(closeTimeout); err != nil {
+	cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if err := rt.state.close(cctx); err != nil {
 		rt.log.Warn("closing the connector failed", "connector", rt.cfg.ConnectorName, "error", err)
 	}
 	return failure

@@ -11,24 +11,25 @@ import (
 )
 
 // delivery is one message received from the broker on its way through a
-// route: the record the connector receives, the message to acknowledge,
-// and the pipeline's tracker, in one allocation. It is the stage.Settler of
-// its message.
+// pipeline: the record as received, the message to acknowledge, and the
+// pipeline's tracker, in one allocation. It is the stage.Settler of its
+// message. A stage may replace the record with another; rec stays as the
+// broker delivered it, for the dead-letter topic.
 type delivery struct {
 	tracker stage.Tracker
 	rec     Record
 	msg     *danube.Message
-	sub     *subscription
+	src     *Source
 }
 
-func newDelivery(sub *subscription, msg *danube.Message) *delivery {
-	d := &delivery{msg: msg, sub: sub}
+func newDelivery(src *Source, msg *danube.Message) *delivery {
+	d := &delivery{msg: msg, src: src}
 	r := &d.rec
-	r.Topic = sub.route.cfg.Topic
+	r.Topic = src.cons.Topic()
 	r.PartitionTopic = msg.ID.Topic
 	r.Partition = max(msg.Partition(), 0)
 	r.Offset = msg.ID.Offset
-	r.Subscription = sub.route.cfg.SubscriptionName
+	r.Subscription = src.cons.Subscription()
 	r.Attempt = msg.DeliveryAttempt
 	r.Payload = msg.Payload
 	r.Attributes = msg.Attributes
@@ -41,16 +42,16 @@ func newDelivery(sub *subscription, msg *danube.Message) *delivery {
 	return d
 }
 
-// Ack, Nack and DeadLetter queue the settlement for the subscription's
-// settling goroutine: a stage must never wait for the broker.
-func (d *delivery) Ack() { d.sub.settle(settlement{d: d, kind: settleAck}) }
+// Ack, Nack and DeadLetter queue the settlement for the source's settling
+// goroutine: a stage must never wait for the broker.
+func (d *delivery) Ack() { d.src.settler.push(settlement{d: d, kind: settleAck}) }
 
 func (d *delivery) Nack(delay time.Duration, reason string) {
-	d.sub.settle(settlement{d: d, kind: settleNack, delay: delay, reason: reason})
+	d.src.settler.push(settlement{d: d, kind: settleNack, delay: delay, reason: reason})
 }
 
 func (d *delivery) DeadLetter(reason string) {
-	d.sub.settle(settlement{d: d, kind: settleDeadLetter, reason: reason})
+	d.src.settler.push(settlement{d: d, kind: settleDeadLetter, reason: reason})
 }
 
 type settleKind uint8
@@ -68,12 +69,15 @@ type settlement struct {
 	reason string
 }
 
-// settler sends the settlements of one subscription to the broker from a
+// settler sends the settlements of one source to the broker from a
 // goroutine of its own: acks and nacks through the consumer's
 // asynchronous calls, dead letters through the dead-letter producer,
 // followed by an ack once the broker stored them.
 type settler struct {
-	sub *subscription
+	src *Source
+	// callback is st.acked, the callback of every ack and nack, made once:
+	// a method value made per call costs an allocation per message.
+	callback func(error)
 
 	mu     sync.Mutex
 	queue  []settlement
@@ -88,8 +92,10 @@ type settler struct {
 	late      atomic.Int64   // settlements that came after close
 }
 
-func newSettler(sub *subscription) *settler {
-	return &settler{sub: sub, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newSettler(src *Source) *settler {
+	st := &settler{src: src, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	st.callback = st.acked
+	return st
 }
 
 // push queues s; it never blocks. A settlement that comes after close,
@@ -148,14 +154,14 @@ func (st *settler) run() {
 
 // send hands one settlement to the broker without waiting for its reply.
 func (st *settler) send(s settlement) {
-	cons := st.sub.consumer
+	cons := st.src.cons
 	switch s.kind {
 	case settleAck:
 		st.inFlight.Add(1)
-		cons.AckAsync(s.d.msg, st.acked)
+		cons.AckAsync(s.d.msg, st.callback)
 	case settleNack:
 		st.inFlight.Add(1)
-		cons.NackAsync(s.d.msg, s.delay, s.reason, st.acked)
+		cons.NackAsync(s.d.msg, s.delay, s.reason, st.callback)
 	case settleDeadLetter:
 		st.deadLetter(s.d, s.reason)
 	}
@@ -165,39 +171,39 @@ func (st *settler) send(s settlement) {
 func (st *settler) acked(err error) {
 	if err != nil {
 		if st.ackFailed.Add(1) == 1 {
-			st.sub.route.rt.log.Warn("acknowledgement failed; the broker will deliver the message again",
-				"route", st.sub.route.label, "error", err)
+			st.src.log.Warn("acknowledgement failed; the broker will deliver the message again",
+				"source", st.src.label, "error", err)
 		}
 	}
 	st.inFlight.Done()
 }
 
-// deadLetter publishes the record to the route's dead-letter topic and
+// deadLetter publishes the record to the source's dead-letter topic and
 // acks it once the broker stored it, or nacks it when there is no
 // dead-letter topic or the publish failed.
 func (st *settler) deadLetter(d *delivery, reason string) {
-	cons := st.sub.consumer
-	dlq := st.sub.route.dlq
+	src := st.src
+	cons, dlq := src.cons, src.opts.DeadLetter
 	if dlq == nil {
 		st.inFlight.Add(1)
-		cons.NackAsync(d.msg, 0, "invalid data, and no dead-letter topic is configured: "+reason, st.acked)
+		cons.NackAsync(d.msg, 0, "invalid data, and no dead-letter topic is configured: "+reason, st.callback)
 		return
 	}
 
 	st.inFlight.Add(1)
-	ctx, cancel := context.WithTimeout(st.sub.route.rt.forceCtx(), deadLetterTimeout)
-	msg := deadLetterMessage(d, reason, st.sub.route.rt.cfg.ConnectorName)
+	ctx, cancel := context.WithTimeout(src.sends, deadLetterTimeout)
+	msg := deadLetterMessage(d, reason, src.opts.Connector)
 	dlq.SendAsync(ctx, msg, func(err error) {
 		cancel()
 		if err == nil {
-			cons.AckAsync(d.msg, st.acked)
+			cons.AckAsync(d.msg, st.callback)
 			return
 		}
 		if st.dlqFailed.Add(1) == 1 {
-			st.sub.route.rt.log.Error("publishing to the dead-letter topic failed; the message is nacked and will be delivered again",
-				"route", st.sub.route.label, "dead_letter_topic", dlq.Topic(), "error", err)
+			src.log.Error("publishing to the dead-letter topic failed; the message is nacked and will be delivered again",
+				"source", src.label, "dead_letter_topic", dlq.Topic(), "error", err)
 		}
-		cons.NackAsync(d.msg, 0, "dead-letter publish failed: "+err.Error(), st.acked)
+		cons.NackAsync(d.msg, 0, "dead-letter publish failed: "+err.Error(), st.callback)
 	})
 }
 

@@ -5,55 +5,148 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/danube-messaging/danube-connect-go/internal/clock"
 	"github.com/danube-messaging/danube-connect-go/otel"
 	"github.com/danube-messaging/danube-connect-go/stage"
 )
 
-// writer is a route's stage.Writer: it hands each batch to the connector
-// and turns the connector's error classes into what the write stage does
-// with each record.
-type writer struct {
-	r    *route
-	recs []*Record // reused for every batch: the write stage calls one Write at a time
+// WriterOptions configures a Writer. The zero value is ready to use:
+// invalid records are nacked, and nothing is measured.
+type WriterOptions struct {
+	// DeadLetter makes the records that the connector rejects with
+	// ErrInvalidData dead-lettered, which the pipeline's Source turns into
+	// a publish to its dead-letter topic. Set it when the Source has one.
+	// False nacks them instead, so that the broker's redelivery and poison
+	// policy decide.
+	DeadLetter bool
+
+	// Instrumentation, when set, traces each Write in a span linked to the
+	// trace context of every record's attributes, and records how long
+	// ago the oldest record of each batch written was published.
+	Instrumentation *otel.Instrumentation
 }
 
-// Open waits until the connector is open, so that the first batches of a
-// route that started before the connector wait rather than fail. It is
-// called by the write stage before its first Write of each run.
-func (w *writer) Open(ctx context.Context) error {
-	return w.r.rt.state.waitOpen(ctx)
+// Writer is the stage.Writer of a Connector: it hands each batch of
+// records to the connector's Write and turns the connector's error
+// classes into what the write stage does with each record.
+//
+//   - nil: every record is acked.
+//   - A *BatchError: the records it does not name are acked, and each
+//     failure is handled by its class, as below.
+//   - ErrRetryable, or no class: the write stage retries the records
+//     under its stage.RetryPolicy, then nacks them.
+//   - ErrInvalidData: the records are dead-lettered, or nacked; see
+//     WriterOptions.DeadLetter.
+//   - ErrFatal: the write stage fails with stage.Fatal. Its supervisor
+//     restarts it, the Writer closes the connector and opens it again in
+//     Open, and the restarted stage writes the batch again.
+//
+// A record that a stage before the write stage replaced by nil never
+// reaches the connector and is dead-lettered, or nacked like invalid
+// data.
+//
+// Make one with NewWriter and give it to stage.Write; it implements
+// stage.Opener, so the write stage opens the connector before its first
+// write. Call Close once the pipeline's Run has returned. A Writer serves
+// one write stage.
+type Writer struct {
+	opts  WriterOptions
+	state *connState
+	clk   clock.Clock
+
+	// owned is set by NewWriter: the Writer opens and closes the
+	// connector itself. The runtime's writers share the connector that
+	// the runtime opens, closes and reopens after a fatal error.
+	owned bool
+	// forced returns why the runtime was forced to stop, or nil; nil
+	// itself outside a runtime.
+	forced func() error
+
+	// Reused for every batch: the write stage calls one Write at a time.
+	recs  []*Record
+	index []int // the position in the batch of each of recs, when a stage produced nil records
+	nils  []int // the positions of those nil records
+	attrs func(i int) map[string]string
 }
 
-// Write writes batch through the connector. A record is nacked without
-// reaching the connector when the runtime was forced to stop or the
-// connector is not open.
-func (w *writer) Write(ctx context.Context, batch []stage.Msg[*Record]) (err error) {
-	rt := w.r.rt
-	if err := context.Cause(rt.forceCtx()); err != nil {
-		return stage.Redeliver(0, err) // ErrForced, the nack's reason
+// NewWriter returns a Writer over conn. It panics if conn is nil.
+func NewWriter(conn Connector, opts WriterOptions) *Writer {
+	if conn == nil {
+		panic("sink: NewWriter given a nil Connector")
 	}
-	end, err := rt.state.beginWrite()
+	w := &Writer{opts: opts, state: newConnState(conn), clk: clock.Real(), owned: true}
+	w.init()
+	return w
+}
+
+func (w *Writer) init() {
+	w.attrs = func(i int) map[string]string { return w.recs[i].Attributes }
+}
+
+// Open opens the connector when it is not open: at the first run of the
+// write stage, and at each restart after a fatal error, when it closes
+// the failed connector first. In a runtime it waits instead until the
+// runtime has opened the connector. The write stage calls it before its
+// first Write of every run; an error fails the stage, and its supervisor
+// calls Open again after a backoff delay.
+func (w *Writer) Open(ctx context.Context) error {
+	if !w.owned {
+		return w.state.waitOpen(ctx)
+	}
+	switch w.state.current() {
+	case statusOpen:
+		return nil
+	case statusFailed:
+		cctx, cancel := context.WithTimeout(ctx, closeTimeout)
+		err := w.state.close(cctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return w.state.open(ctx)
+}
+
+// Close closes the connector if the Writer opened it, after any Write in
+// progress has returned, within ctx. In a runtime it does nothing: the
+// runtime closes its connector.
+func (w *Writer) Close(ctx context.Context) error {
+	if !w.owned {
+		return nil
+	}
+	switch w.state.current() {
+	case statusOpen, statusFailed:
+		return w.state.close(ctx)
+	}
+	return nil
+}
+
+// Write writes batch through the connector. The records of a runtime that
+// was forced to stop are nacked without reaching the connector, and so
+// are those of a connector that is not open.
+func (w *Writer) Write(ctx context.Context, batch []stage.Msg[*Record]) (err error) {
+	if w.forced != nil {
+		if err := w.forced(); err != nil {
+			return stage.Redeliver(0, err) // ErrForced, the nack's reason
+		}
+	}
+	end, err := w.state.beginWrite()
 	if err != nil {
+		if w.owned && errors.Is(err, ErrFatal) {
+			return stage.Fatal(err) // the restart reopens the connector
+		}
 		return stage.Redeliver(0, err)
 	}
 	defer end()
 
-	w.recs = w.recs[:0]
-	for _, m := range batch {
-		w.recs = append(w.recs, m.Value)
+	w.collect(batch)
+	defer w.reset()
+	if len(w.recs) == 0 {
+		return w.combine(nil)
 	}
-	defer clear(w.recs)
 
-	// Force cuts the write short: the connector's ctx ends with it.
-	wctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stop := context.AfterFunc(rt.forceCtx(), func() { cancel(context.Cause(rt.forceCtx())) })
-	defer stop()
-
-	inst := w.r.inst
-	wctx, span := inst.StartBatchSpan(wctx, w.r.cfg.Topic, len(w.recs), func(i int) map[string]string {
-		return w.recs[i].Attributes
-	})
+	inst := w.opts.Instrumentation
+	wctx, span := inst.StartBatchSpan(ctx, w.recs[0].Topic, len(w.recs), w.attrs)
 	defer func() {
 		if p := recover(); p != nil {
 			inst.EndSpan(span, fmt.Errorf("panic: %v", p))
@@ -62,21 +155,82 @@ func (w *writer) Write(ctx context.Context, batch []stage.Msg[*Record]) (err err
 		inst.EndSpan(span, err)
 	}()
 
-	werr := rt.state.conn.Write(wctx, w.recs)
+	werr := w.state.conn.Write(wctx, w.recs)
 	if werr == nil {
 		w.recordLag(ctx)
-		return nil
+		return w.combine(nil)
 	}
-	if context.Cause(rt.forceCtx()) != nil {
-		return stage.Redeliver(0, fmt.Errorf("write cut short by a forced stop: %w", werr))
+	if w.forced != nil && w.forced() != nil {
+		werr = stage.Redeliver(0, fmt.Errorf("write cut short by a forced stop: %w", werr))
+		return w.combine(werr)
 	}
-	return w.translate(werr)
+	return w.combine(w.translate(werr))
+}
+
+// collect gathers the records of batch into w.recs, leaving out nil ones,
+// whose positions go to w.nils.
+func (w *Writer) collect(batch []stage.Msg[*Record]) {
+	for i, m := range batch {
+		if m.Value == nil {
+			if len(w.nils) == 0 {
+				// The first nil: index the records before it.
+				for j := range i {
+					w.index = append(w.index, j)
+				}
+			}
+			w.nils = append(w.nils, i)
+			continue
+		}
+		w.recs = append(w.recs, m.Value)
+		if len(w.nils) > 0 {
+			w.index = append(w.index, i)
+		}
+	}
+}
+
+func (w *Writer) reset() {
+	clear(w.recs)
+	w.recs, w.index, w.nils = w.recs[:0], w.index[:0], w.nils[:0]
+}
+
+// errNilRecord is the failure of a record that a stage replaced by nil.
+var errNilRecord = errors.New("a stage before the write stage replaced the record by nil")
+
+// combine returns err, the outcome of writing w.recs, in terms of the
+// whole batch: with nil records, a *stage.BatchError that fails them and
+// maps the failures of err to their positions in the batch.
+func (w *Writer) combine(err error) error {
+	if len(w.nils) == 0 {
+		return err
+	}
+	out := &stage.BatchError{}
+	for _, i := range w.nils {
+		out.Failed = append(out.Failed, stage.Failure{Index: i, Err: w.mark(InvalidData(errNilRecord))})
+	}
+	if err == nil {
+		return out
+	}
+	var be *stage.BatchError
+	if errors.As(err, &be) {
+		for _, f := range be.Failed {
+			if f.Index < 0 || f.Index >= len(w.index) {
+				return err // the write stage retries the whole batch
+			}
+			out.Failed = append(out.Failed, stage.Failure{Index: w.index[f.Index], Err: f.Err})
+		}
+		return out
+	}
+	for _, i := range w.index {
+		out.Failed = append(out.Failed, stage.Failure{Index: i, Err: err})
+	}
+	return out
 }
 
 // recordLag records how long ago the oldest record of the batch was
 // published.
-func (w *writer) recordLag(ctx context.Context) {
-	if len(w.recs) == 0 {
+func (w *Writer) recordLag(ctx context.Context) {
+	inst := w.opts.Instrumentation
+	if inst == nil {
 		return
 	}
 	oldest := w.recs[0].PublishTime
@@ -86,13 +240,13 @@ func (w *writer) recordLag(ctx context.Context) {
 		}
 	}
 	if !oldest.IsZero() {
-		w.r.inst.RecordLag(ctx, w.r.rt.clk.Since(oldest))
+		inst.RecordLag(ctx, w.clk.Since(oldest))
 	}
 }
 
 // translate turns the connector's error into the write stage's terms: a
 // *BatchError into a *stage.BatchError with each failure marked.
-func (w *writer) translate(err error) error {
+func (w *Writer) translate(err error) error {
 	var be *BatchError
 	if errors.As(err, &be) && len(be.Failures) > 0 {
 		out := &stage.BatchError{Failed: make([]stage.Failure, len(be.Failures))}
@@ -112,21 +266,25 @@ func (w *writer) translate(err error) error {
 // error stays in the chain, so that ClassOf and errors.Is still find it.
 //
 //   - ErrInvalidData: stage.Permanent, so the record is dead-lettered;
-//     without a dead-letter topic, stage.Redeliver, so it is nacked.
-//   - ErrFatal: the connector is marked failed, which closes and reopens
-//     it, and the record is nacked (stage.Redeliver) to come back once
-//     the connector is open again.
+//     without WriterOptions.DeadLetter, stage.Redeliver, so it is nacked.
+//   - ErrFatal: the connector is marked failed. In a runtime, that closes
+//     and reopens it, and the record is nacked (stage.Redeliver) to come
+//     back once the connector is open again; elsewhere it is
+//     stage.Fatal, and the restarted write stage writes it again.
 //   - ErrRetryable, or no class: unmarked, so the write stage retries it
 //     with backoff, then nacks it.
-func (w *writer) mark(err error) error {
+func (w *Writer) mark(err error) error {
 	switch ClassOf(err) {
 	case ErrInvalidData:
-		if w.r.cfg.DeadLetterTopic == "" {
+		if !w.opts.DeadLetter {
 			return stage.Redeliver(0, fmt.Errorf("invalid data, and no dead-letter topic is configured: %w", err))
 		}
 		return stage.Permanent(err)
 	case ErrFatal:
-		w.r.rt.state.fail(err)
+		w.state.fail(err)
+		if w.owned {
+			return stage.Fatal(err)
+		}
 		return stage.Redeliver(0, err)
 	}
 	return err

@@ -1,0 +1,232 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/danube-messaging/danube-connect-go/danube"
+	"github.com/danube-messaging/danube-connect-go/otel"
+	"github.com/danube-messaging/danube-connect-go/stage"
+)
+
+// SourceOptions configures a Source. The zero value is ready to use: no
+// dead-letter topic, the default logger, no metrics.
+type SourceOptions struct {
+	// DeadLetter is the producer of the dead-letter topic, which must be
+	// reliable. A record that a stage dead-letters is published to it with
+	// the attributes AttrOriginalTopic and the others, and acked once the
+	// broker stored it, or nacked when the publish failed. Nil nacks such
+	// records, so that the broker's redelivery and poison policy decide.
+	// The Source does not close the producer.
+	DeadLetter *danube.Producer
+
+	// Connector names the connector in the AttrConnector attribute of
+	// dead letters.
+	Connector string
+
+	// Logger receives the failures of acknowledgements and dead-letter
+	// publishes, counted and logged at Close, and the first of each as it
+	// happens; never one line per record. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// Instrumentation, when set, counts the records received and those
+	// delivered again (otel's RecordReceive), once per Receive.
+	Instrumentation *otel.Instrumentation
+}
+
+// Source is a stage.Source of the records of one danube consumer: the
+// entry of a pipeline that consumes a Danube subscription, such as each
+// route of a Runtime, or a pipeline built by hand with user stages and a
+// Writer. Every record it hands over carries the settlement of its
+// message: an ack or a nack goes to the broker through the consumer's
+// asynchronous calls, and a dead letter to SourceOptions.DeadLetter,
+// followed by an ack. The stages never wait for the broker.
+//
+// Make one with NewSource, give it to stage.From, and call Close once the
+// pipeline's Run has returned, then close the consumer. A Source serves
+// one pipeline run.
+type Source struct {
+	cons  *danube.Consumer
+	opts  SourceOptions
+	log   *slog.Logger
+	label string // topic@subscription, for logs
+
+	settler *settler
+	msgs    []*danube.Message // the receive buffer; the entry stage calls Receive from one goroutine
+	closed  atomic.Bool
+
+	// sends is the parent context of dead-letter publishes, cancelled
+	// when Close gives up waiting for them.
+	sends       context.Context
+	cancelSends context.CancelCauseFunc
+
+	mu  sync.Mutex
+	err error // the cause of the consumer's failure, nil while it works
+}
+
+// NewSource returns a Source that receives from cons. It starts the
+// goroutine that sends settlements to the broker; Close stops it. It
+// panics if cons is nil.
+func NewSource(cons *danube.Consumer, opts SourceOptions) *Source {
+	return newSource(cons, opts, context.Background())
+}
+
+// newSource is NewSource with the parent context of dead-letter
+// publishes: the runtime's, which Force cancels.
+func newSource(cons *danube.Consumer, opts SourceOptions, sends context.Context) *Source {
+	if cons == nil {
+		panic("sink: NewSource given a nil consumer")
+	}
+	s := &Source{
+		cons:  cons,
+		opts:  opts,
+		log:   opts.Logger,
+		label: routeLabel(cons.Topic(), cons.Subscription()),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.sends, s.cancelSends = context.WithCancelCause(sends)
+	s.settler = newSettler(s)
+	go s.settler.run()
+	return s
+}
+
+// routeLabel returns topic@subscription without the topic's leading '/'
+// and with its other '/' as '.', a name fit for stage and child names.
+func routeLabel(topic, subscription string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(topic, "/"), "/", ".") + "@" + subscription
+}
+
+// Receive waits for the first message of the consumer, then fills buf
+// with the messages already received, as stage.Source requires. Each
+// record's size is its payload's length.
+//
+// It returns io.EOF after Close, and when the consumer failed: a
+// partition it gave up on, or a consumer closed under it. The pipeline
+// then drains, and Err returns the failure. When ctx is done it returns
+// ctx's cause.
+func (s *Source) Receive(ctx context.Context, buf []stage.Msg[*Record]) (int, error) {
+	if s.closed.Load() {
+		return 0, io.EOF
+	}
+	if cap(s.msgs) < len(buf) {
+		s.msgs = make([]*danube.Message, len(buf))
+	}
+	msgs := s.msgs[:len(buf)]
+
+	n, err := s.cons.ReceiveBatch(ctx, msgs)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return 0, context.Cause(ctx)
+	default:
+		s.fail(fmt.Errorf("receive: %w", err))
+		return 0, io.EOF
+	}
+
+	redelivered := 0
+	for i, msg := range msgs[:n] {
+		d := newDelivery(s, msg)
+		buf[i] = stage.Attach(&d.rec, &d.tracker, len(msg.Payload), stage.Settler(d))
+		if msg.DeliveryAttempt > 1 {
+			redelivered++
+		}
+	}
+	clear(msgs[:n])
+	s.opts.Instrumentation.RecordReceive(ctx, n, redelivered)
+	return n, nil
+}
+
+// Err returns why the consumer failed, making Receive return io.EOF, or
+// nil while it works and after a failure-free run.
+func (s *Source) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *Source) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// leftOver is the nack reason of the messages the consumer received after
+// the pipeline stopped taking any.
+const leftOver = "the pipeline stopped before the message entered it"
+
+// Close ends the Source once the pipeline's Run has returned. It nacks the
+// messages the consumer received that never entered the pipeline, then
+// waits until every settlement has reached the broker: acks, nacks, and
+// dead letters with the ack that follows each. It leaves the consumer
+// open; close it after Close returns, so that no acknowledgement is cut
+// off.
+//
+// When ctx ends first, Close cancels the dead-letter publishes still
+// running, whose records are then nacked, and returns an error wrapping
+// ctx's cause without waiting further. A settlement that comes after
+// Close, from a stage left running in user code, is not sent: the broker
+// delivers its message again. Close may be called more than once; the
+// calls after the first return nil.
+func (s *Source) Close(ctx context.Context) error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.nackBuffered()
+
+	st := s.settler
+	st.close()
+	select {
+	case <-st.done:
+	case <-ctx.Done():
+		s.cancelSends(context.Cause(ctx))
+		return fmt.Errorf("source %s: settlements still on their way to the broker: %w", s.label, context.Cause(ctx))
+	}
+	s.cancelSends(nil)
+
+	if n := st.ackFailed.Load(); n > 0 {
+		s.log.Warn("acknowledgements failed; the broker delivers those messages again",
+			"source", s.label, "failed", n)
+	}
+	if n := st.dlqFailed.Load(); n > 0 {
+		s.log.Error("dead-letter publishes failed; those messages were nacked",
+			"source", s.label, "failed", n)
+	}
+	if n := st.late.Load(); n > 0 {
+		s.log.Warn("settlements came after the source closed, from a stage stuck in user code; the broker delivers those messages again",
+			"source", s.label, "messages", n)
+	}
+	return nil
+}
+
+// nackBuffered nacks the messages the consumer has buffered, in one pass:
+// nacked messages may come back at once. A message that arrives later,
+// while the consumer closes, is delivered again by the broker when the
+// consumer's stream ends.
+func (s *Source) nackBuffered() {
+	done, cancel := context.WithCancel(context.Background())
+	cancel() // receive only what is buffered
+	buf := make([]*danube.Message, nackBatch)
+	for {
+		n, err := s.cons.ReceiveBatch(done, buf)
+		for _, msg := range buf[:n] {
+			newDelivery(s, msg).Nack(0, leftOver)
+		}
+		clear(buf[:n])
+		if n < len(buf) || err != nil {
+			return
+		}
+	}
+}
+
+// nackBatch is how many buffered messages nackBuffered takes from the
+// consumer at a time.
+const nackBatch = 128
