@@ -9,10 +9,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 
 	"github.com/danube-messaging/danube-connect-go/internal/mongotest"
 	"github.com/danube-messaging/danube-connect-go/internal/testdata"
@@ -79,17 +79,19 @@ func resolveEnv(cfg Config, log *slog.Logger) (Env, func()) {
 	if env.MongoURI == "" {
 		env.MongoSource = "the embedded server, started by the run"
 		log.Info("starting the embedded MongoDB server (FerretDB); set -mongodb-uri to use another")
-		cleanup, err := callHelper("mongotest", func(tb testing.TB) { env.MongoURI = mongotest.URI(tb) })
+		srv, err := mongotest.StartEmbedded("")
 		if err != nil {
 			log.Error("no MongoDB server", "error", err)
+		} else {
+			env.MongoURI = srv.URI()
+			cleanups = append(cleanups, func() { _ = srv.Stop() })
 		}
-		cleanups = append(cleanups, cleanup)
 	}
-	cleanup, err := callHelper("testdata", func(tb testing.TB) { env.Samples = testdata.Lines(tb, sampleFile) })
-	if err != nil {
+	if dir, err := testdata.Find(); err != nil {
+		log.Error("no sample documents", "file", sampleFile, "error", err)
+	} else if env.Samples, err = testdata.ReadLines(filepath.Join(dir, sampleFile)); err != nil {
 		log.Error("no sample documents", "file", sampleFile, "error", err)
 	}
-	cleanups = append(cleanups, cleanup)
 
 	return env, func() {
 		for _, c := range cleanups {

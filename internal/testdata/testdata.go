@@ -12,6 +12,7 @@ package testdata
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,15 +34,25 @@ func Strict() bool { return os.Getenv(EnvStrict) == "1" }
 func Dir(t testing.TB) string {
 	t.Helper()
 
+	dir, err := Find()
+	if err != nil {
+		SkipOrFail(t, "%v", err)
+	}
+	return dir
+}
+
+// Find returns the data directory, for code without a testing.TB, or an
+// error naming the directory it looked for.
+func Find() (string, error) {
 	dir := os.Getenv(EnvDir)
 	if dir == "" {
 		_, file, _, _ := runtime.Caller(0)
 		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data")
 	}
 	if _, err := os.Stat(dir); err != nil {
-		SkipOrFail(t, "sample data directory %s is not available (set %s to its path): %v", dir, EnvDir, err)
+		return "", fmt.Errorf("sample data directory %s is not available (set %s to its path): %w", dir, EnvDir, err)
 	}
-	return dir
+	return dir, nil
 }
 
 // SkipOrFail skips the test with the formatted reason, or fails it in
@@ -59,9 +70,19 @@ func SkipOrFail(t testing.TB, format string, args ...any) {
 func Lines(t testing.TB, name string) [][]byte {
 	t.Helper()
 
-	f, err := os.Open(filepath.Join(Dir(t), name))
+	lines, err := ReadLines(filepath.Join(Dir(t), name))
 	if err != nil {
-		t.Fatalf("open sample data: %v", err)
+		t.Fatal(err)
+	}
+	return lines
+}
+
+// ReadLines returns the non-empty lines of the file at path, each a
+// separate copy, for code without a testing.TB.
+func ReadLines(path string) ([][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sample data: %w", err)
 	}
 	defer f.Close()
 
@@ -75,9 +96,9 @@ func Lines(t testing.TB, name string) [][]byte {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		t.Fatalf("read sample data %s: %v", name, err)
+		return nil, fmt.Errorf("read sample data %s: %w", path, err)
 	}
-	return lines
+	return lines, nil
 }
 
 // File returns the whole content of the named file in the data directory.
