@@ -8,9 +8,10 @@
 //
 // A Runtime consumes one or more routes: a topic with its subscription
 // (name, type and, for Key-Shared, key filters). Each route has its own
-// pipeline from package stage: receive, batch, write, ack. Batches hold
-// records of one route in publish order, up to BATCH_SIZE records or
-// BATCH_MAX_BYTES, and are written as soon as nothing more is ready, or
+// pipeline from package stage: receive, the stages of Options.Transform,
+// batch, write, ack. Batches hold records of one route in publish order,
+// up to BATCH_SIZE records or BATCH_MAX_BYTES, and are written as soon as
+// nothing more is ready, or
 // after BATCH_TIMEOUT_MS at the latest: a broker that sends only ten
 // unacknowledged messages at a time, its default window, never stalls a
 // sink waiting for a batch of a thousand.
@@ -20,6 +21,27 @@
 // partition, offset and delivery attempt, enough to write idempotently:
 // the broker delivers a message again after a nack, a lost
 // acknowledgement, a reconnect or a restart, so a record may come twice.
+//
+// # Stages of your own
+//
+// Options.Transform adds stages between receiving and batching, in every
+// route: filters, maps that enrich or rewrite records, splits, built with
+// package stage's Then, Filter, Map and FlatMap, typed and checked by the
+// compiler. The runtime's guarantees hold for them: a record a filter
+// drops is acked, one whose function fails is dead-lettered or nacked,
+// and every record is settled exactly once.
+//
+//	opts.Transform = func(_ sink.Route, in stage.Flow[*sink.Record]) stage.Flow[*sink.Record] {
+//		kept := stage.Then(in, "drop-heartbeats", stage.Filter(isNotHeartbeat))
+//		return stage.Then(kept, "enrich", stage.Map(addCustomer))
+//	}
+//
+// A pipeline can also be built by hand from the runtime's own parts:
+// NewSource is the stage.Source of a danube consumer, which settles every
+// record with the broker, and NewWriter the stage.Writer of any
+// Connector, which turns its error classes into retries, dead letters
+// and nacks. That is how a connector, such as the MongoDB one, becomes
+// the write stage of a pipeline of any shape.
 //
 // # Failures
 //
@@ -46,7 +68,7 @@
 // When Run's context ends, every route stops receiving, writes what it
 // holds, acknowledges it, and closes its consumer, all within
 // DRAIN_TIMEOUT_MS; what is still unwritten then is nacked. Force cuts the
-// stop short. RunWithSignals does both for a binary: the first SIGTERM or
+// stop short, even while a batch waits to be retried. RunWithSignals does both for a binary: the first SIGTERM or
 // SIGINT drains, a second one forces, and ExitCode turns the result into
 // the process's exit status.
 //

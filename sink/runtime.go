@@ -56,7 +56,7 @@ type Runtime struct {
 	force     context.Context // done when Force was called
 	forceStop context.CancelCauseFunc
 	drainErrs []error
-	abortErr  error // why a route stopped the run, which no restart can fix
+	abortErr  error // the failure of a route that no restart can fix, which ended the run
 }
 
 // New returns a runtime that runs conn with cfg. Start from DefaultConfig
@@ -212,12 +212,12 @@ func (rt *Runtime) forceCtx() context.Context {
 	return rt.force
 }
 
-// Force stops Run at once, or cuts short the stop in progress: writes in
+// Force stops Run at once, or cuts short the stop in progress. Writes in
 // progress are cancelled, a batch waiting to be retried waits no longer,
 // and every record not yet written is nacked without reaching the
 // connector, so that Run returns promptly with an error matching
-// ErrForced. It is safe to call at any time from any goroutine, returns
-// without waiting, and does nothing when Run is not running.
+// ErrForced. Force is safe to call at any time from any goroutine,
+// returns without waiting, and does nothing when Run is not running.
 func (rt *Runtime) Force() {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()

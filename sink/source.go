@@ -29,9 +29,9 @@ type SourceOptions struct {
 	// dead letters.
 	Connector string
 
-	// Logger receives the failures of acknowledgements and dead-letter
-	// publishes, counted and logged at Close, and the first of each as it
-	// happens; never one line per record. Nil means slog.Default().
+	// Logger receives the first failure of an acknowledgement and of a
+	// dead-letter publish as it happens, and their counts at Close, never
+	// one line per record. Nil means slog.Default().
 	Logger *slog.Logger
 
 	// Instrumentation, when set, counts the records received and those
@@ -45,7 +45,8 @@ type SourceOptions struct {
 // Writer. Every record it hands over carries the settlement of its
 // message: an ack or a nack goes to the broker through the consumer's
 // asynchronous calls, and a dead letter to SourceOptions.DeadLetter,
-// followed by an ack. The stages never wait for the broker.
+// followed by an ack. A settlement is queued for a goroutine of the
+// Source's own, so the stage that settles never waits for the broker.
 //
 // Make one with NewSource, give it to stage.From, and call Close once the
 // pipeline's Run has returned, then close the consumer. A Source serves

@@ -87,7 +87,7 @@ func (w *Writer) init() {
 // write stage, and at each restart after a fatal error, when it closes
 // the failed connector first. In a runtime it waits instead until the
 // runtime has opened the connector. The write stage calls it before its
-// first Write of every run; an error fails the stage, and its supervisor
+// first Write of every run. An error fails the stage, and its supervisor
 // calls Open again after a backoff delay.
 func (w *Writer) Open(ctx context.Context) error {
 	if !w.owned {
@@ -269,8 +269,8 @@ func (w *Writer) translate(err error) error {
 //     without WriterOptions.DeadLetter, stage.Redeliver, so it is nacked.
 //   - ErrFatal: the connector is marked failed. In a runtime, that closes
 //     and reopens it, and the record is nacked (stage.Redeliver) to come
-//     back once the connector is open again; elsewhere it is
-//     stage.Fatal, and the restarted write stage writes it again.
+//     back once the connector is open again. Elsewhere it is stage.Fatal,
+//     and the restarted write stage writes it again.
 //   - ErrRetryable, or no class: unmarked, so the write stage retries it
 //     with backoff, then nacks it.
 func (w *Writer) mark(err error) error {
