@@ -148,21 +148,29 @@ func (s *connState) waitOpen(ctx context.Context) error {
 	}
 }
 
-// beginWrite takes the right to call Write, and returns the function that
-// gives it back, or the reason the connector cannot be written to now.
-func (s *connState) beginWrite() (end func(), err error) {
+// beginWrite takes the right to call Write, or returns the reason the
+// connector cannot be written to now. After a nil error the caller gives
+// the right back with endWrite.
+func (s *connState) beginWrite() error {
 	if s.concurrent {
 		s.writes.RLock()
-		end = s.writes.RUnlock
 	} else {
 		s.writes.Lock()
-		end = s.writes.Unlock
 	}
 	if err := s.usable(); err != nil {
-		end()
-		return nil, err
+		s.endWrite()
+		return err
 	}
-	return end, nil
+	return nil
+}
+
+// endWrite gives back the right taken by beginWrite.
+func (s *connState) endWrite() {
+	if s.concurrent {
+		s.writes.RUnlock()
+	} else {
+		s.writes.Unlock()
+	}
 }
 
 // usable returns nil when the connector is open, and otherwise why not.

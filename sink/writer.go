@@ -130,14 +130,13 @@ func (w *Writer) Write(ctx context.Context, batch []stage.Msg[*Record]) (err err
 			return stage.Redeliver(0, err) // ErrForced, the nack's reason
 		}
 	}
-	end, err := w.state.beginWrite()
-	if err != nil {
+	if err := w.state.beginWrite(); err != nil {
 		if w.owned && errors.Is(err, ErrFatal) {
 			return stage.Fatal(err) // the restart reopens the connector
 		}
 		return stage.Redeliver(0, err)
 	}
-	defer end()
+	defer w.state.endWrite()
 
 	w.collect(batch)
 	defer w.reset()
