@@ -110,11 +110,14 @@ func New(conn Connector, cfg Config, opts Options) (*Runtime, error) {
 // Config.DrainTimeout, and what is still unwritten then is nacked. It
 // returns nil after a clean drain.
 //
-// Run returns an error in three cases. A drain forced by its deadline or
+// Run returns an error in four cases. A drain forced by its deadline or
 // by Force gives an error naming what held it up. A runtime that could not
 // start (its dead-letter producer, the subscription policy) gives the
 // cause. A supervisor that gave up on a connector that kept failing gives
-// its last failure, such as an ErrFatal from Write.
+// its last failure, such as an ErrFatal from Write. A route whose
+// pipeline cannot run, because Options.Transform joined its stages
+// wrongly, stops the run at once with an error wrapping
+// stage.ErrInvalidPipeline.
 //
 // Run may be called again after it returned.
 func (rt *Runtime) Run(ctx context.Context) (err error) {
