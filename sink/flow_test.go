@@ -50,6 +50,36 @@ func TestWindowOfTenDoesNotStallBigBatches(t *testing.T) {
 	}
 }
 
+func TestWindowOfThousandFlushesWithoutTimeout(t *testing.T) {
+	e := newEnv(t, danubetest.WithWindow(1000))
+	e.subscribe(testTopic, testSub, 3)
+
+	// As with a window of ten, the runtime's clock never moves: a batch
+	// that waited for BATCH_TIMEOUT_MS would never be written.
+	clk := newFakeClock()
+	conn := newTestConn()
+	cfg := e.config(testTopic, testSub)
+	cfg.BatchSize = 1000
+	r := start(t, conn, cfg, Options{Clock: clk})
+	r.waitReady(t)
+	e.publish(testTopic, "m", 1500)
+
+	conn.waitUntil(t, "all 1500 records are written", func(c *testConn) bool { return c.distinct(testTopic) == 1500 })
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := clk.Since(newFakeClock().Now()); got != 0 {
+		t.Fatalf("the runtime's clock moved by %v", got)
+	}
+	if got := conn.writtenOffsets(testTopic); !slices.IsSorted(got) {
+		t.Errorf("records written out of order")
+	}
+	st, _ := e.broker.Subscription(testTopic, testSub)
+	if st.Cursor != 1499 || len(st.Pending) != 0 {
+		t.Errorf("cursor %d with %d pending, want 1499 and none", st.Cursor, len(st.Pending))
+	}
+}
+
 func TestRoutesKeepTheirOwnOrder(t *testing.T) {
 	topics := []string{"/default/orders", "/default/payments", "/default/refunds", "/default/audits"}
 	e := newEnv(t)
