@@ -111,8 +111,10 @@ func publishSpread(faults []fault) time.Duration {
 	return d + d/10
 }
 
-// panicWait bounds the wait for an armed panic to fire.
-const panicWait = 5 * time.Second
+// panicWait bounds the wait for an armed panic to fire: the sink writes a
+// batch every few hundred milliseconds, but a slow database under load can
+// hold one Write for seconds.
+const panicWait = 15 * time.Second
 
 // busyWait bounds the wait for the sink to hold unacknowledged messages
 // before a fault that should hit it mid-batch.

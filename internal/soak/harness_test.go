@@ -30,16 +30,18 @@ const (
 
 // Settings of the sink process that the harness's waits depend on.
 const (
-	// sinkDrainTimeout is the sink's DRAIN_TIMEOUT_MS.
-	sinkDrainTimeout = 10 * time.Second
+	// sinkDrainTimeout is the sink's DRAIN_TIMEOUT_MS, the runtime's
+	// default: time to write a full window when the database is slow.
+	sinkDrainTimeout = 30 * time.Second
 	// sinkExitWithin bounds the wait for a sink process to exit after
 	// SIGTERM: its drain, the program's margin of 10 s before it forces
 	// the stop, and time for a loaded machine.
 	sinkExitWithin = sinkDrainTimeout + 10*time.Second + 20*time.Second
 	// sinkStartWithin bounds the wait for a new sink process to be ready.
 	sinkStartWithin = 90 * time.Second
-	// dispatchWindow is the subscription's in-flight window.
-	dispatchWindow = 1000
+	// dispatchWindow is the subscription's in-flight window, per
+	// partition. The sink holds up to twice as many messages.
+	dispatchWindow = 500
 )
 
 // failurePolicy is the broker's failure policy of the sink's subscription.
@@ -56,11 +58,16 @@ const (
 // that did exhaust its redeliveries lands in the same dead-letter topic,
 // marked by the broker (x-poison-policy), where the check finds and
 // reports it, instead of stalling the subscription (Block) or vanishing
-// (Drop). The ack timeout redelivers what a killed process held, should
-// the new process not take its consumer's place.
+// (Drop).
+//
+// The ack timeout redelivers what a killed process held, should the new
+// process not take its consumer's place. It must be well above the time
+// the sink takes to write a full window: a message that times out while
+// the sink still holds it comes again, and a redelivered insert costs the
+// sink a read-back, so a short timeout on a slow database feeds on itself.
 var failurePolicy = danube.FailurePolicy{
 	MaxRedeliveryCount:  1000,
-	AckTimeout:          10 * time.Second,
+	AckTimeout:          time.Minute,
 	BaseRedeliveryDelay: 100 * time.Millisecond,
 	MaxRedeliveryDelay:  2 * time.Second,
 	Backoff:             danube.ExponentialBackoff,

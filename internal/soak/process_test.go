@@ -54,10 +54,43 @@ type sinkProcess struct {
 	signalled bool          // set by the harness before it stops the process on purpose
 }
 
-// faultEvents counts the fault lines of every sink process, by kind.
+// faultEvents counts the fault lines of every sink process, by kind, and
+// the slow operations they report, by name.
 type faultEvents struct {
 	mu     sync.Mutex
 	counts map[string]int
+	slow   map[string]slowStat
+}
+
+// slowStat sums up the slow operations of one name.
+type slowStat struct {
+	count, failed int
+	max           time.Duration
+}
+
+func (e *faultEvents) addSlow(op string, took time.Duration, failed bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.slow == nil {
+		e.slow = map[string]slowStat{}
+	}
+	s := e.slow[op]
+	s.count++
+	if failed {
+		s.failed++
+	}
+	s.max = max(s.max, took)
+	e.slow[op] = s
+}
+
+func (e *faultEvents) slowSnapshot() map[string]slowStat {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]slowStat, len(e.slow))
+	for k, v := range e.slow {
+		out[k] = v
+	}
+	return out
 }
 
 func (e *faultEvents) add(kind string) {
@@ -136,6 +169,15 @@ func (p *sinkProcess) readEvents(stdout io.Reader, events *faultEvents) {
 			}
 		case "fault":
 			events.add(fields[2])
+		case "slow":
+			if len(fields) < 5 {
+				continue
+			}
+			ms, err := strconv.ParseInt(fields[3], 10, 64)
+			if err != nil {
+				continue
+			}
+			events.addSlow(fields[2], time.Duration(ms)*time.Millisecond, fields[4] == "failed")
 		}
 	}
 	_, _ = io.Copy(io.Discard, stdout)

@@ -16,6 +16,7 @@ type runStats struct {
 	settleTook   time.Duration
 	faults       map[faultKind]int
 	sinkEvents   map[string]int // fault lines of the sink processes, by kind
+	slow         map[string]slowStat
 	incarnations int
 	exits        map[string]int
 	sourceRuns   int64
@@ -76,6 +77,11 @@ func writeReport(w io.Writer, p params, v *verdict, s runStats) {
 	}
 	for _, kind := range sortedKeys(s.sinkEvents) {
 		fmt.Fprintf(tw, "    %d\tsink %s (batches)\n", s.sinkEvents[kind], kind)
+	}
+	fmt.Fprintf(tw, "  sink operations of a second or more\t\n")
+	for _, op := range sortedKeys(s.slow) {
+		st := s.slow[op]
+		fmt.Fprintf(tw, "    %d\t%s (%d failed, longest %v)\n", st.count, op, st.failed, st.max.Round(100*time.Millisecond))
 	}
 	row("sink processes started", s.incarnations)
 	for _, how := range sortedKeys(s.exits) {

@@ -69,6 +69,7 @@ func TestSoakLosesNothing(t *testing.T) {
 	stats.exits = h.exits
 	stats.incarnations = h.incarnation
 	stats.sinkEvents = h.events.snapshot()
+	stats.slow = h.events.slowSnapshot()
 	stats.peakSinkHeap, stats.peakSinkRSS = h.peakSinkHeap.Load(), h.peakSinkRSS.Load()
 	stats.peakTestHeap, stats.scrapeErrors = h.peakTestHeap.Load(), h.scrapeErrors.Load()
 
@@ -289,6 +290,7 @@ func (h *harness) awaitSettled() error {
 	}
 
 	limit := time.Now().Add(min(h.p.settleWithin, h.remaining(time.Second)))
+	progress := time.Now()
 	for {
 		settled := 0
 		for i := range soakPartitions {
@@ -306,8 +308,27 @@ func (h *harness) awaitSettled() error {
 		if time.Now().After(limit) {
 			return fmt.Errorf("the sink did not settle every message within %v:\n%s", h.p.settleWithin, h.subscriptionState(counts))
 		}
+		if time.Since(progress) >= settleProgressEvery {
+			progress = time.Now()
+			h.logf("settling: %s", h.cursors(counts))
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// settleProgressEvery is the interval of the progress lines while the
+// test waits for the sink to settle.
+const settleProgressEvery = 15 * time.Second
+
+// cursors describes how far the sink's subscription got on every
+// partition, in one line.
+func (h *harness) cursors(counts []int) string {
+	var parts []string
+	for i := range soakPartitions {
+		st, _ := h.broker.Subscription(partitionTopic(i), subscription)
+		parts = append(parts, fmt.Sprintf("%s acknowledged up to %d of %d, %d pending", partitionTopic(i), st.Cursor+1, counts[i], len(st.Pending)))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // subscriptionState describes the sink's subscription on every partition,

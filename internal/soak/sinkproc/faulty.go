@@ -8,6 +8,9 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/danube-messaging/danube-connect-go/sink"
 )
@@ -27,6 +30,10 @@ const (
 	// then panicked.
 	eventPanic = "panic"
 )
+
+// slowThreshold is the duration from which a Write, or a command that the
+// MongoDB driver sends, is reported as slow.
+const slowThreshold = time.Second
 
 // eventPrefix starts every line the faulty connector and the program
 // write to standard output for the soak test to read.
@@ -93,18 +100,21 @@ func (f *faulty) Write(ctx context.Context, batch []*sink.Record) error {
 	}
 
 	draw := f.draw()
-	switch {
-	case draw < f.failureRate/2:
+	if draw < f.failureRate/2 {
 		f.report(eventFailBefore, len(batch))
 		return sink.Retryable(errInjected)
-	case draw < f.failureRate:
-		if err := f.next.Write(ctx, batch); err != nil {
-			return err
-		}
+	}
+
+	start := time.Now()
+	err := f.next.Write(ctx, batch)
+	if took := time.Since(start); took >= slowThreshold {
+		f.reportSlow("write", took, err)
+	}
+	if err == nil && draw < f.failureRate {
 		f.report(eventFailAfter, len(batch))
 		return sink.Retryable(errInjected)
 	}
-	return f.next.Write(ctx, batch)
+	return err
 }
 
 // draw returns the next number in [0, 1) of the seeded generator.
@@ -120,4 +130,35 @@ func (f *faulty) report(kind string, records int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fmt.Fprintf(f.events, "%s fault %s %d\n", eventPrefix, kind, records)
+}
+
+// reportSlow writes one event line for an operation that took at least
+// slowThreshold: its name, its duration in milliseconds, and whether it
+// failed.
+func (f *faulty) reportSlow(op string, took time.Duration, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "failed"
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fmt.Fprintf(f.events, "%s slow %s %d %s\n", eventPrefix, op, took.Milliseconds(), outcome)
+}
+
+// commandMonitor returns a driver monitor that reports every command
+// that took at least slowThreshold, such as an insert or the find that
+// reads documents back after a duplicate key.
+func (f *faulty) commandMonitor() *event.CommandMonitor {
+	return &event.CommandMonitor{
+		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
+			if e.Duration >= slowThreshold {
+				f.reportSlow(e.CommandName, e.Duration, nil)
+			}
+		},
+		Failed: func(_ context.Context, e *event.CommandFailedEvent) {
+			if e.Duration >= slowThreshold {
+				f.reportSlow(e.CommandName, e.Duration, e.Failure)
+			}
+		},
+	}
 }

@@ -13,8 +13,9 @@
 //
 // It logs JSON lines to standard error and writes to standard output only
 // lines that start with "soak:": the address of its operations endpoints
-// (/metrics, /healthz, /readyz) once they listen, and one line per injected
-// fault. SIGUSR1 makes the next Write write half of its batch and panic.
+// (/metrics, /healthz, /readyz) once they listen, one line per injected
+// fault, and one line per Write or MongoDB command that took a second or
+// more. SIGUSR1 makes the next Write write half of its batch and panic.
 // The first SIGTERM drains and exits 0; a second one forces the stop.
 package main
 
@@ -29,6 +30,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/danube-messaging/danube-connect-go/internal/lifecycle"
 	"github.com/danube-messaging/danube-connect-go/mongodb"
@@ -112,11 +115,15 @@ func serve(ctx context.Context, cfg sink.Config, mcfg mongodb.Config, rate float
 	}
 	defer func() { _ = provider.Shutdown(context.WithoutCancel(ctx)) }()
 
-	mongo, err := mongodb.New(mcfg, mongodb.WithLogger(logger))
+	// The monitor is installed at every Open, after conn is set below.
+	var conn *faulty
+	mongo, err := mongodb.New(mcfg, mongodb.WithLogger(logger), mongodb.WithClientOptions(func(o *options.ClientOptions) {
+		o.SetMonitor(conn.commandMonitor())
+	}))
 	if err != nil {
 		return err
 	}
-	conn := newFaulty(mongo, rate, seed, events)
+	conn = newFaulty(mongo, rate, seed, events)
 	rt, err := sink.New(conn, cfg, sink.Options{Logger: logger, MeterProvider: provider})
 	if err != nil {
 		return err
