@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/danube-messaging/danube-connect-go/internal/config"
@@ -33,12 +34,18 @@ type setting struct {
 // danube-sink-mongodb -help: "  ENV (key)  notes" or "  key (YAML only)".
 var helpEntry = regexp.MustCompile(`^  (\S+) \(([^)]+)\)(?:  (.*))?$`)
 
+// sinkHelp runs danube-sink-mongodb -help once for the tests of the
+// process, because each run compiles the program.
+var sinkHelp = sync.OnceValues(func() ([]byte, error) {
+	return exec.Command("go", "run", "./cmd/danube-sink-mongodb", "-help").CombinedOutput()
+})
+
 // sinkBinarySettings runs danube-sink-mongodb -help and returns its
 // settings in the order it lists them.
 func sinkBinarySettings(t *testing.T) []setting {
 	t.Helper()
 
-	out, err := exec.Command("go", "run", "./cmd/danube-sink-mongodb", "-help").CombinedOutput()
+	out, err := sinkHelp()
 	if err != nil {
 		t.Fatalf("go run ./cmd/danube-sink-mongodb -help: %v\n%s", err, out)
 	}
