@@ -211,8 +211,30 @@ func (c *Client) NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consum
 			c.runHealth(life, danubepb.HealthCheckRequest_Consumer, pc.topic, pc.healthTarget, pc.onHealthClose)
 		}()
 	}
+	cons.waitStreaming(ctx)
 	cons.log.Debug("consumer subscribed", slog.Int("partitions", len(names)))
 	return cons, nil
+}
+
+// waitStreaming waits until the broker has accepted a stream on every
+// partition, for at most the call timeout or until ctx ends. A consumer
+// that the broker subscribed but that has no stream yet stays active on the
+// broker if it closes, and on a Shared subscription the broker keeps
+// sending it messages that only its ack timeout frees. A partition whose
+// stream is slow to open does not fail NewConsumer: it keeps trying in the
+// background, as after any reconnect.
+func (c *Consumer) waitStreaming(ctx context.Context) {
+	timer := c.client.cfg.clock.NewTimer(c.client.cfg.callTimeout)
+	defer timer.Stop()
+	for _, pc := range c.parts {
+		select {
+		case <-pc.streaming:
+		case <-timer.C():
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func checkConsumerOptions(o *ConsumerOptions) (danubepb.ConsumerRequest_SubscriptionType, error) {

@@ -43,6 +43,17 @@ type partitionConsumer struct {
 
 	mu       sync.Mutex
 	attempts map[deliveryKey]int
+
+	// streaming is closed once the broker has accepted the partition's
+	// first stream, once that first stream failed, or once the partition
+	// stopped trying.
+	streaming     chan struct{}
+	streamingOnce sync.Once
+}
+
+// markStreaming closes streaming, once.
+func (pc *partitionConsumer) markStreaming() {
+	pc.streamingOnce.Do(func() { close(pc.streaming) })
 }
 
 type consumerSession struct {
@@ -76,10 +87,11 @@ type deliveryKey struct {
 
 func newPartitionConsumer(c *Consumer, topic string) *partitionConsumer {
 	return &partitionConsumer{
-		c:        c,
-		topic:    topic,
-		log:      c.log.With(slog.String("partition", topic)),
-		attempts: make(map[deliveryKey]int),
+		c:         c,
+		topic:     topic,
+		log:       c.log.With(slog.String("partition", topic)),
+		attempts:  make(map[deliveryKey]int),
+		streaming: make(chan struct{}),
 	}
 }
 
@@ -132,6 +144,7 @@ func (pc *partitionConsumer) subscribeWithRetry(ctx context.Context) error {
 // run reads the partition until the consumer closes or a failure that
 // retrying cannot cure, which it reports through Receive.
 func (pc *partitionConsumer) run() {
+	defer pc.markStreaming()
 	c := pc.c
 	ctx := c.life
 	clk := c.client.cfg.clock
@@ -170,6 +183,9 @@ func (pc *partitionConsumer) run() {
 
 		opened := clk.Now()
 		received, err := pc.receive(ctx, s)
+		// A first stream that failed does not hold NewConsumer any longer:
+		// the partition reconnects in the background from here on.
+		pc.markStreaming()
 		if ctx.Err() != nil {
 			return
 		}
@@ -242,6 +258,14 @@ func (pc *partitionConsumer) receive(parent context.Context, s *consumerSession)
 	if err != nil {
 		return 0, pc.streamError(ctx, err)
 	}
+	// The broker sends the stream's headers once it has attached the
+	// stream to the consumer. Until then a consumer that closes leaves the
+	// broker with an active consumer and no stream, so NewConsumer waits
+	// for this point.
+	if _, err := stream.Header(); err != nil {
+		return 0, pc.streamError(ctx, err)
+	}
+	pc.markStreaming()
 
 	n := 0
 	for {

@@ -226,6 +226,11 @@ func (s fakeConsumer) ReceiveMessages(req *danubepb.ReceiveRequest, stream grpc.
 	if h := s.f.h().receive; h != nil {
 		return h(req, stream)
 	}
+	// The real broker sends the response headers as soon as it has
+	// attached the stream.
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
 	<-stream.Context().Done()
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	grpcmd "google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/danubepb"
@@ -143,6 +144,13 @@ func (s *consumerService) ReceiveMessages(req *danubepb.ReceiveRequest, stream g
 	session, ok := c.attach()
 	if !ok {
 		return status.Errorf(codes.NotFound, "consumer %d does not exist", req.GetConsumerId())
+	}
+	// Like the real broker, answer with the response headers as soon as
+	// the stream is attached, before any message: a client can then tell
+	// that the broker holds its stream.
+	if err := stream.SendHeader(grpcmd.MD{}); err != nil {
+		s.streamGone(c, session)
+		return err
 	}
 
 	ctx := stream.Context()
