@@ -71,11 +71,12 @@
 //     primary, shutting down, write conflict), fatal for missing
 //     permissions.
 //   - A duplicate key on an insert is settled by reading the stored
-//     document back: if it is the document the record makes, the record
-//     was written before, by an earlier delivery, and counts as written.
-//     Otherwise it is invalid data. With deterministic ids, or any id the
-//     message carries, redelivery therefore never duplicates a document and
-//     never ends in the dead-letter topic.
+//     document back: if it is the document the record makes, apart from the
+//     metadata and timestamp fields, the record was written before, by an
+//     earlier delivery or an earlier publication of the same payload, and
+//     counts as written. Otherwise it is invalid data. With deterministic
+//     ids, or any id the message carries, redelivery therefore never
+//     duplicates a document and never ends in the dead-letter topic.
 //   - A request that fails as a whole (a lost connection, a timeout, a
 //     server that cannot be selected) leaves its records and the rest of the
 //     batch retryable: none is known to be written.

@@ -95,6 +95,32 @@ func TestDifferentDocumentWithSameIDIsInvalidData(t *testing.T) {
 	})
 }
 
+// TestRepublishedPayloadIsWritten publishes a payload with its own _id a
+// second time, as a new message with a later offset: its metadata and
+// timestamp differ, but the payload is the stored one, so the insert counts
+// as written and the first delivery's metadata stays.
+func TestRepublishedPayloadIsWritten(t *testing.T) {
+	modes(t, func(t *testing.T, ordered bool) {
+		s, db := openSink(t, Config{OrderedInserts: ordered, TimestampField: "published_at"})
+		writeAll(t, s, []*sink.Record{newRecord(0, `{"_id":"k","v":1}`)}, 1)
+
+		again := newRecord(7, `{"_id":"k","v":1}`)
+		again.PublishTime = again.PublishTime.Add(time.Hour)
+		if err := s.Write(testContext(t), []*sink.Record{newRecord(6, `{"_id":"a"}`), again}); err != nil {
+			t.Fatalf("Write of the republished payload: %v", err)
+		}
+
+		coll := db.Collection("events")
+		if got := count(t, coll, nil); got != 2 {
+			t.Errorf("collection holds %d documents, want 2", got)
+		}
+		offset := findByID(t, coll, "k").Lookup(DefaultMetadataField, "offset")
+		if got, ok := offset.AsInt64OK(); !ok || got != 0 {
+			t.Errorf("stored metadata offset = %v, want the first delivery's, 0", offset)
+		}
+	})
+}
+
 // TestInvalidDocumentFailsAloneAndRestIsWritten fails one record on the
 // server (a duplicate on a unique index other than _id) and one before
 // sending (an Extended JSON value that does not parse).

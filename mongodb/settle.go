@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/danube-messaging/danube-connect-go/sink"
@@ -177,7 +178,7 @@ func (w *batchWrite) verifyDuplicates(ctx context.Context, g *group, chunk []int
 		switch {
 		case err != nil:
 			w.fail(i, sink.Retryable(fmt.Errorf("insert into %s hit a duplicate key, and reading the stored document back failed: %w", g.ns, w.s.scrub.scrub(err))))
-		case found && sameDocument(existing, d.doc):
+		case found && sameDocument(existing, d.doc, w.s.perDelivery):
 			w.states[i] = stateWritten
 		case found:
 			w.fail(i, sink.InvalidData(fmt.Errorf("insert into %s: a different document with _id %s exists; the insert write model keeps the first, use replace to overwrite: %w", g.ns, d.id, we)))
@@ -194,7 +195,7 @@ func (w *batchWrite) verifyDuplicates(ctx context.Context, g *group, chunk []int
 		existing, found := stored[idKey(d.id)]
 		switch {
 		case !found:
-		case sameDocument(existing, d.doc):
+		case sameDocument(existing, d.doc, w.s.perDelivery):
 			w.states[i] = stateWritten
 		default:
 			w.fail(i, sink.InvalidData(fmt.Errorf("insert into %s: a different document with _id %s exists; the insert write model keeps the first, use replace to overwrite", g.ns, d.id)))
@@ -228,14 +229,50 @@ func idKey(id bson.RawValue) string {
 }
 
 // sameDocument reports whether a stored document is the one the sink would
-// write. Servers store documents byte for byte, with one exception seen in
+// write, apart from the top-level fields named in perDelivery. Those hold
+// the message's metadata, which differs when the same payload is published
+// again, so a republished document counts as the one already stored.
+// Servers store documents byte for byte, with one exception seen in
 // FerretDB 1.24, which stores -0.0 as 0.0, so a difference in bytes is
 // checked again comparing doubles by value.
-func sameDocument(stored, doc bson.Raw) bool {
+func sameDocument(stored, doc bson.Raw, perDelivery []string) bool {
 	if bytes.Equal(stored, doc) {
 		return true
 	}
-	return sameElements(stored, doc)
+	if len(perDelivery) == 0 {
+		return sameElements(stored, doc)
+	}
+
+	aElems, err := stored.Elements()
+	if err != nil {
+		return false
+	}
+	bElems, err := doc.Elements()
+	if err != nil {
+		return false
+	}
+	aElems, bElems = withoutKeys(aElems, perDelivery), withoutKeys(bElems, perDelivery)
+	if len(aElems) != len(bElems) {
+		return false
+	}
+	for i := range aElems {
+		if aElems[i].Key() != bElems[i].Key() || !sameValue(aElems[i].Value(), bElems[i].Value()) {
+			return false
+		}
+	}
+	return true
+}
+
+// withoutKeys returns elems without the elements named in keys, reusing
+// elems' backing array.
+func withoutKeys(elems []bson.RawElement, keys []string) []bson.RawElement {
+	kept := elems[:0]
+	for _, e := range elems {
+		if !slices.Contains(keys, e.Key()) {
+			kept = append(kept, e)
+		}
+	}
+	return kept
 }
 
 func sameElements(a, b bson.Raw) bool {
@@ -248,27 +285,24 @@ func sameElements(a, b bson.Raw) bool {
 		return false
 	}
 	for i := range aElems {
-		if aElems[i].Key() != bElems[i].Key() {
+		if aElems[i].Key() != bElems[i].Key() || !sameValue(aElems[i].Value(), bElems[i].Value()) {
 			return false
-		}
-		av, bv := aElems[i].Value(), bElems[i].Value()
-		if av.Type != bv.Type {
-			return false
-		}
-		switch av.Type {
-		case bson.TypeDouble:
-			if av.Double() != bv.Double() && !(math.IsNaN(av.Double()) && math.IsNaN(bv.Double())) {
-				return false
-			}
-		case bson.TypeEmbeddedDocument, bson.TypeArray:
-			if !sameElements(av.Value, bv.Value) {
-				return false
-			}
-		default:
-			if !bytes.Equal(av.Value, bv.Value) {
-				return false
-			}
 		}
 	}
 	return true
+}
+
+// sameValue compares two values as sameElements does.
+func sameValue(av, bv bson.RawValue) bool {
+	if av.Type != bv.Type {
+		return false
+	}
+	switch av.Type {
+	case bson.TypeDouble:
+		return av.Double() == bv.Double() || (math.IsNaN(av.Double()) && math.IsNaN(bv.Double()))
+	case bson.TypeEmbeddedDocument, bson.TypeArray:
+		return sameElements(av.Value, bv.Value)
+	default:
+		return bytes.Equal(av.Value, bv.Value)
+	}
 }

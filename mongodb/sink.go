@@ -54,6 +54,11 @@ type Sink struct {
 	// writers holds the buffers of Write calls, one *batchWrite per
 	// concurrent call, reused from batch to batch.
 	writers sync.Pool
+
+	// perDelivery lists the top-level fields that differ between two
+	// deliveries of the same payload (the metadata and timestamp fields),
+	// which the duplicate check of the insert model leaves out.
+	perDelivery []string
 }
 
 // connection is an open client with what the sink learned from the server.
@@ -95,6 +100,12 @@ func New(cfg Config, opts ...Option) (*Sink, error) {
 		cfg:    cfg,
 		logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		scrub:  newScrubber(cfg.ConnectionString),
+	}
+	if !cfg.OmitMetadata {
+		s.perDelivery = append(s.perDelivery, cfg.MetadataField)
+	}
+	if cfg.TimestampField != "" {
+		s.perDelivery = append(s.perDelivery, cfg.TimestampField)
 	}
 	s.writers.New = func() any { return &batchWrite{build: newBuilder(cfg)} }
 	for _, opt := range opts {
