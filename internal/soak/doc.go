@@ -23,9 +23,10 @@
 // Each record carries its sequence number as the attribute soak_seq, so
 // that every broker message, document and dead letter traces back to it.
 // The sample documents go to one collection, and the generated ones name
-// one of 32 others in a field, which keeps every collection small: the
-// embedded server scans a whole collection to find documents by _id,
-// which the sink does after every duplicate insert.
+// one of 32 others in a field, a run of consecutive records each. That
+// keeps every collection small, because the embedded server scans a whole
+// collection to find documents by _id, which the sink does after every
+// duplicate insert.
 //
 // # Faults
 //
@@ -50,8 +51,11 @@
 // The subscription's failure policy sends poison through the sink's own
 // dead-letter path and redelivers everything else for as long as it
 // takes (1000 redeliveries, delays of 100 ms to 2 s); its poison policy
-// DeadLetter is only a backstop whose dead letters the check reports.
-// The reasons are on the failurePolicy variable of the test.
+// DeadLetter is only a backstop whose dead letters the check reports. Its
+// ack timeout of a minute stays well above the time the sink takes to
+// write a full window, so that the broker does not redeliver what the
+// sink still holds. The reasons are on the failurePolicy variable of the
+// test.
 //
 // The seed, printed at the start and in the report, replays the dataset
 // and the schedule. The moments at which a fault lands, and so the exact
@@ -71,7 +75,8 @@
 // the test process (goleak). It prints a table: messages published and
 // stored, documents, dead letters by reason, lost, duplicated, goroutines
 // left, the peak heap of the sink process (from its /metrics) and of the
-// test process, and the faults injected. Every wait has a deadline, so a
+// test process, the faults injected, and the sink's Writes and MongoDB
+// commands that took a second or more. Every wait has a deadline, so a
 // sink that never catches up fails the test with the state of the
 // subscription instead of hanging.
 //
