@@ -11,11 +11,10 @@
 //	SOAK_FAILURE_RATE  share of Write calls that fail as retryable, 0 to 1 (default 0)
 //	SOAK_SEED          seed of the generator that picks those calls (default 1)
 //
-// It logs JSON lines to standard error and writes to standard output only
-// lines that start with "soak:": the address of its operations endpoints
-// (/metrics, /healthz, /readyz) once they listen, one line per injected
-// fault, and one line per Write or MongoDB command that took a second or
-// more. SIGUSR1 makes the next Write write half of its batch and panic.
+// It logs JSON lines to standard error. On standard output it writes only
+// lines that start with "soak:". They give the address of its operations
+// endpoints (/metrics, /healthz, /readyz) once they listen, each injected
+// fault, and each Write or MongoDB command that took a second or more. SIGUSR1 makes the next Write write half of its batch and panic.
 // The first SIGTERM drains and exits 0; a second one forces the stop.
 package main
 
