@@ -202,11 +202,16 @@ type FailurePolicy struct {
 	// redelivery.
 	BaseRedeliveryDelay time.Duration
 	MaxRedeliveryDelay  time.Duration
-	Backoff             RedeliveryBackoff
+	// Backoff is the growth rule of the delay from one redelivery to the
+	// next. Its zero value is FixedBackoff, not the broker's default.
+	Backoff RedeliveryBackoff
 	// DeadLetterTopic receives exhausted messages under DeadLetter, which
 	// requires it.
 	DeadLetterTopic string
-	PoisonPolicy    PoisonPolicy
+	// PoisonPolicy is the action on a message that exhausted its
+	// redeliveries. Its zero value is DeadLetter, not the broker's
+	// default Block.
+	PoisonPolicy PoisonPolicy
 }
 
 func (p FailurePolicy) toProto() *adminpb.SubscriptionFailurePolicy {

@@ -60,9 +60,14 @@ type ProducerOptions struct {
 // of Subject, a pinned version, or at least a minimum version. Pinned and
 // MinVersion are exclusive; both zero means the latest.
 type SchemaReference struct {
-	Subject       string
+	// Subject is the registered schema subject. Required.
+	Subject string
+	// PinnedVersion, when not 0, declares that version of Subject. The
+	// producer is not created when the subject has no such version.
 	PinnedVersion uint32
-	MinVersion    uint32
+	// MinVersion, when not 0, declares the latest version of Subject,
+	// which must be MinVersion or later, or the producer is not created.
+	MinVersion uint32
 }
 
 // Producer publishes messages to one topic (all partitions of a partitioned

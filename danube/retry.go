@@ -15,10 +15,18 @@ import (
 // defaults: 200 ms, ×2, 5 s and 0.5 (the base and cap are those of the
 // broker's own clients). A negative Jitter turns randomisation off.
 type Backoff struct {
-	Initial    time.Duration
-	Max        time.Duration
+	// Initial is the wait before the first retry. 0 or less means 200 ms.
+	Initial time.Duration
+	// Max caps every wait. 0 or less means 5 s, and a Max below Initial
+	// is raised to Initial.
+	Max time.Duration
+	// Multiplier is the factor from each wait to the next. Below 1 means
+	// 2.
 	Multiplier float64
-	Jitter     float64
+	// Jitter is the fraction by which each wait varies at random either
+	// way. 0, or 1 and above, mean 0.5, and a negative value turns the
+	// randomisation off.
+	Jitter float64
 }
 
 func (b Backoff) withDefaults() Backoff {

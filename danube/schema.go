@@ -33,10 +33,15 @@ const (
 // Schemas returned by SchemaRegistry are shared by its cache: do not
 // modify them.
 type Schema struct {
-	ID      uint64
+	// ID identifies the subject, the same for all its versions. Messages
+	// carry it as their SchemaID.
+	ID uint64
+	// Version numbers this version within the subject, from 1.
 	Version uint32
+	// Subject is the name the schema was registered under.
 	Subject string
-	Type    SchemaType
+	// Type is the kind of schema, one of the Schema* constants.
+	Type SchemaType
 	// Definition is the schema text as registered: the Avro or JSON Schema
 	// document, or the .proto source. It is nil for bytes, string and
 	// number schemas, which have no text.
@@ -45,12 +50,21 @@ type Schema struct {
 	MessageName string
 	// RawDefinition is the definition as the broker returned it: its own
 	// JSON encoding of the schema, from which Definition is decoded.
-	RawDefinition     []byte
-	Fingerprint       string
-	Description       string
-	CreatedBy         string
-	CreatedAt         time.Time
-	Tags              []string
+	RawDefinition []byte
+	// Fingerprint is the broker's hash of the definition, equal for
+	// identical definitions. Its format is the broker's.
+	Fingerprint string
+	// Description and CreatedBy are the free-form metadata given at
+	// registration (see SchemaRegistration).
+	Description string
+	CreatedBy   string
+	// CreatedAt is when the version was registered, to the second, or
+	// zero when the broker did not report it.
+	CreatedAt time.Time
+	// Tags are the free-form labels given at registration.
+	Tags []string
+	// CompatibilityMode is the subject's mode that a new version must
+	// satisfy: none, backward, forward or full.
 	CompatibilityMode string
 }
 
@@ -155,9 +169,16 @@ func (r *SchemaRegistry) store(resp *schemapb.GetSchemaResponse) *Schema {
 
 // SchemaRegistration is a schema to register.
 type SchemaRegistration struct {
-	Subject     string
-	Type        SchemaType
-	Definition  []byte // the schema text; empty for bytes, string and number
+	// Subject is the name to register under, which the first
+	// registration creates. Required.
+	Subject string
+	// Type is the kind of schema, a Schema* constant or one of the
+	// broker's aliases. Required.
+	Type SchemaType
+	// Definition is the schema text, empty for bytes, string and number.
+	Definition []byte
+	// Description, CreatedBy and Tags are free-form metadata that the
+	// broker stores with the version and returns in Schema. Optional.
 	Description string
 	CreatedBy   string
 	Tags        []string
@@ -165,12 +186,16 @@ type SchemaRegistration struct {
 
 // RegisteredSchema is the result of RegisterSchema.
 type RegisteredSchema struct {
-	ID      uint64
+	// ID identifies the subject, the same for all its versions.
+	ID uint64
+	// Version is the number of the new version, or of the existing
+	// version whose definition matched.
 	Version uint32
 	// IsNewVersion is false when the definition matched an existing
 	// version, whose number is returned.
 	IsNewVersion bool
-	Fingerprint  string
+	// Fingerprint is the broker's hash of the definition, as in Schema.
+	Fingerprint string
 }
 
 // RegisterSchema adds a version to a subject, creating the subject if
@@ -206,6 +231,8 @@ func (r *SchemaRegistry) RegisterSchema(ctx context.Context, reg SchemaRegistrat
 
 // Compatibility is the result of CheckCompatibility.
 type Compatibility struct {
+	// Compatible reports whether the definition could be registered as
+	// the subject's next version.
 	Compatible bool
 	// Errors explains an incompatibility, in the broker's words.
 	Errors []string

@@ -201,8 +201,13 @@ func (c Config) withDefaults() Config {
 // ConfigError is one problem with a Config, naming its YAML key and its
 // environment variable.
 type ConfigError struct {
-	Key     string
-	Env     string
+	// Key is the field's YAML key, such as database.
+	Key string
+	// Env is the environment variable that sets the field, such as
+	// MONGODB_DATABASE, or empty for a field that has none.
+	Env string
+	// Problem states what is wrong and how to fix it, without the key. A
+	// connection string in it has its credentials redacted.
 	Problem string
 }
 

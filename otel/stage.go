@@ -185,7 +185,11 @@ func (in *Instrumentation) stageFailed(name string, n int, err error) {
 // PipelineState is the source of the gauges of ObservePipeline, read on
 // each collection. A *stage.Pipeline implements it.
 type PipelineState interface {
+	// Stats returns the pipeline's counters, of which the gauges read
+	// InFlight and InFlightBytes.
 	Stats() stage.Stats
+	// Queues returns the depth and capacity of every channel between
+	// the pipeline's stages.
 	Queues() []stage.Queue
 }
 

@@ -119,7 +119,10 @@ type Config struct {
 type Route struct {
 	// Topic is the topic to consume, "/namespace/name"; for a partitioned
 	// topic the base name. Required.
-	Topic            string           `yaml:"topic" required:"true"`
+	Topic string `yaml:"topic" required:"true"`
+	// SubscriptionName, SubscriptionType, ConsumerName, KeyFilters and
+	// DeadLetterTopic override the top-level settings of the same names
+	// for this route. Config documents their meaning and defaults.
 	SubscriptionName string           `yaml:"subscription_name"`
 	SubscriptionType SubscriptionType `yaml:"subscription_type"`
 	ConsumerName     string           `yaml:"consumer_name"`

@@ -56,5 +56,8 @@ type Connector interface {
 // still waits for every Write to return.
 type ConcurrentWriter interface {
 	Connector
+	// ConcurrentWrites reports whether Write may run for several routes
+	// at once. It is called once, when the runtime is built. False keeps
+	// one Write at a time across the routes, as for a plain Connector.
 	ConcurrentWrites() bool
 }

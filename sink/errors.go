@@ -94,6 +94,9 @@ type RecordError struct {
 // returns it from Write when only some records failed, so that the runtime
 // acks the written ones and retries, dead-letters or nacks only the rest.
 type BatchError struct {
+	// Failures lists the records that were not written, each at most
+	// once. An empty list, an index out of range or an index given twice
+	// makes the runtime treat the whole batch as failed and retry it.
 	Failures []RecordError
 }
 

@@ -250,7 +250,11 @@ func (rt *Runtime) abort(err error) {
 
 // RouteStats is a snapshot of one route's counters.
 type RouteStats struct {
-	Topic        string
+	// Topic is the route's topic as configured: for a partitioned topic
+	// the base name, without a partition suffix, covering all its
+	// partitions.
+	Topic string
+	// Subscription is the route's subscription name, after defaults.
 	Subscription string
 	// Stats counts the records of the route's pipeline: in flight
 	// (received and not yet settled), acked, nacked and dead-lettered,

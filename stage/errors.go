@@ -153,8 +153,13 @@ type BatchError struct {
 
 // Failure is one message of a batch that was not written.
 type Failure struct {
+	// Index is the message's position in the batch given to Write,
+	// counted from 0.
 	Index int
-	Err   error
+	// Err is why the message was not written, and decides its fate:
+	// Permanent dead-letters it with Err's text as the reason, Redeliver
+	// nacks it, and any other value, nil and Fatal included, retries it.
+	Err error
 }
 
 // Error returns a summary naming the first failure.

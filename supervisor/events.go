@@ -63,7 +63,11 @@ func (t EventType) String() string {
 
 // ChildStarted reports that the supervisor called a child's Run.
 type ChildStarted struct {
-	At        time.Time // supervisor clock time
+	// At is when Run was called, on the supervisor's clock (see
+	// WithClock).
+	At time.Time
+	// ChildPath is the child's path in the tree, such as
+	// "root/sink/write".
 	ChildPath string
 	// Restarts is how many times the child was started before in this run
 	// of its supervisor, 0 on the first start.
@@ -74,15 +78,21 @@ type ChildStarted struct {
 // live: a normal exit. A Permanent child is restarted after it; for a
 // Transient or Temporary child it is the end.
 type ChildExited struct {
-	At        time.Time
+	// At is when the supervisor saw Run return, on its clock.
+	At time.Time
+	// ChildPath is the child's path in the tree.
 	ChildPath string
-	Ran       time.Duration // how long Run ran
+	// Ran is how long Run ran, from its start to its return, on the
+	// supervisor's clock.
+	Ran time.Duration
 }
 
 // ChildStopped reports that a child returned after the supervisor had
 // cancelled its context.
 type ChildStopped struct {
-	At        time.Time
+	// At is when the supervisor saw Run return, on its clock.
+	At time.Time
+	// ChildPath is the child's path in the tree.
 	ChildPath string
 	// Cause is the supervisor's reason to stop it: ErrShutdown, ErrRemoved
 	// or ErrSiblingFailed.
@@ -95,22 +105,35 @@ type ChildStopped struct {
 // ChildFailed reports that a child returned an error while its context was
 // live. ChildRestarting follows if its policy restarts it.
 type ChildFailed struct {
-	At        time.Time
+	// At is when the supervisor saw Run return, on its clock.
+	At time.Time
+	// ChildPath is the child's path in the tree.
 	ChildPath string
-	Err       error
-	Ran       time.Duration
+	// Err is the error Run returned, never nil.
+	Err error
+	// Ran is how long Run ran, from its start to its return, on the
+	// supervisor's clock.
+	Ran time.Duration
 }
 
 // ChildPanicked reports that a child's Run panicked and the supervisor
 // recovered it. It replaces ChildFailed for that failure, and
 // ChildRestarting follows if the child's policy restarts it.
 type ChildPanicked struct {
-	At         time.Time
-	ChildPath  string
-	Err        *PanicError // the failure, as the supervisor handles it
-	PanicValue any         // the value passed to panic
-	Stack      []byte      // the stack of the panicking goroutine
-	Ran        time.Duration
+	// At is when the supervisor saw Run end in the panic, on its clock.
+	At time.Time
+	// ChildPath is the child's path in the tree.
+	ChildPath string
+	// Err is the failure as the supervisor handles it: it carries
+	// PanicValue and Stack too.
+	Err *PanicError
+	// PanicValue is the value passed to panic.
+	PanicValue any
+	// Stack is the formatted stack of the goroutine that panicked.
+	Stack []byte
+	// Ran is how long Run ran before it panicked, on the supervisor's
+	// clock.
+	Ran time.Duration
 }
 
 // ChildRestarting reports that a child will be started again after Delay.
@@ -118,11 +141,17 @@ type ChildPanicked struct {
 // that the strategy restarts with it report ChildStopped, with Cause
 // ErrSiblingFailed, and later ChildStarted.
 type ChildRestarting struct {
-	At        time.Time
+	// At is when the supervisor decided the restart, on its clock, which
+	// is when it saw the child return.
+	At time.Time
+	// ChildPath is the child's path in the tree.
 	ChildPath string
 	// Err is the failure that caused the restart, nil when a Permanent
 	// child returned nil.
-	Err   error
+	Err error
+	// Delay is the backoff wait before the child starts again, counted
+	// from At. Under OneForAll and RestForOne the start may come later,
+	// once the children before it run.
 	Delay time.Duration
 	// Attempt counts the restarts since the child last ran for its
 	// backoff's ResetAfter, 1 for the first.
@@ -133,38 +162,57 @@ type ChildRestarting struct {
 // cancellation of its context. The supervisor has left it behind and gone
 // on; its goroutine keeps running until Run returns.
 type StopTimedOut struct {
-	At        time.Time
+	// At is when the supervisor found the timeout passed, on its clock.
+	At time.Time
+	// ChildPath is the child's path in the tree.
 	ChildPath string
-	Timeout   time.Duration
+	// Timeout is the child's shutdown timeout: Spec.ShutdownTimeout, or
+	// the supervisor's default when that is zero.
+	Timeout time.Duration
 }
 
 // GaveUp reports that a supervisor exceeded its restart intensity: it
 // stops its children and Run returns an *IntensityError.
 type GaveUp struct {
-	At          time.Time
-	ChildPath   string // the supervisor's path
+	// At is when the supervisor gave up, on its clock.
+	At time.Time
+	// ChildPath is the path of the supervisor that gave up.
+	ChildPath string
+	// MaxRestarts and Period are the restart intensity that was
+	// exceeded, as set by WithIntensity.
 	MaxRestarts int
 	Period      time.Duration
-	Err         error // the failure that crossed the limit, a *ChildError
+	// Err is the failure that crossed the limit, a *ChildError naming
+	// the child.
+	Err error
 }
 
 // AutoShutdownStarted reports that a supervisor stops by itself because of
 // its auto-shutdown setting; Run returns nil once its children stopped.
 type AutoShutdownStarted struct {
-	At        time.Time
-	ChildPath string // the supervisor's path
+	// At is when the shutdown began, on the supervisor's clock.
+	At time.Time
+	// ChildPath is the path of the supervisor that stops.
+	ChildPath string
 	// Trigger is the path of the significant child whose end triggered it.
 	Trigger string
-	Mode    AutoShutdown
+	// Mode is the supervisor's auto-shutdown setting, AnySignificant or
+	// AllSignificant.
+	Mode AutoShutdown
 }
 
 // EventsDropped reports that hooks missed events because the event queue
 // was full (see WithEventBuffer). It is delivered once the queue has room
 // again.
 type EventsDropped struct {
-	At        time.Time
-	ChildPath string // the supervisor's path
-	Count     uint64 // events dropped since the previous EventsDropped
+	// At is when the event was delivered, once the queue had emptied, on
+	// the supervisor's clock.
+	At time.Time
+	// ChildPath is the path of the supervisor whose queue was full.
+	ChildPath string
+	// Count is how many events were dropped since the previous
+	// EventsDropped.
+	Count uint64
 }
 
 func (e ChildStarted) Type() EventType        { return EventChildStarted }

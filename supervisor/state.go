@@ -41,10 +41,17 @@ func (s ChildState) String() string {
 
 // ChildInfo describes one child in a snapshot returned by Children.
 type ChildInfo struct {
-	Name        string
-	Path        string
-	State       ChildState
-	Restart     Restart
+	// Name identifies the child among its siblings: its Spec.Name, or
+	// the nested supervisor's name when Spec.Name was empty.
+	Name string
+	// Path is the child's path in the tree, such as "root/sink/write".
+	Path string
+	// State is the child's state when Children took the snapshot.
+	State ChildState
+	// Restart is the child's restart policy, from its Spec.
+	Restart Restart
+	// Significant reports whether the child's end may stop the
+	// supervisor (see Spec.Significant).
 	Significant bool
 	// Starts is how many times the child was started in the current or
 	// latest run of its supervisor.

@@ -22,6 +22,8 @@ type Config struct {
 	// rate.
 	ThroughputInterval time.Duration `env:"THROUGHPUT_LOG_INTERVAL_MS" unit:"ms" default:"30000" min:"1"`
 
+	// MongoDB is the connector's configuration, read from the same flat
+	// file and environment as the rest.
 	MongoDB mongoConfig `yaml:",inline"`
 }
 

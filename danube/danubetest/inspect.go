@@ -12,16 +12,26 @@ import (
 type Message struct {
 	// Offset is the topic offset on a reliable topic, and the publish
 	// index on a non-reliable one, whose messages carry no offset.
-	Offset        uint64
-	ProducerID    uint64
-	ProducerName  string
-	RequestID     uint64
-	Payload       []byte
-	Attributes    map[string]string
-	RoutingKey    string // empty when the message had none
-	SchemaID      uint64 // 0 when the message had none
+	Offset uint64
+	// ProducerID is the broker-assigned id of the producer that published
+	// the message, and ProducerName the name it attached with.
+	ProducerID   uint64
+	ProducerName string
+	// RequestID is the id the producer gave the send call that stored
+	// the message. Each attempt of a retried send has an id of its own.
+	RequestID uint64
+	// Payload and Attributes are copies of the message's body and
+	// attributes. Attributes is nil when the message had none.
+	Payload    []byte
+	Attributes map[string]string
+	// RoutingKey is empty when the message had none.
+	RoutingKey string
+	// SchemaID and SchemaVersion are the schema the producer declared,
+	// both 0 when the message had none.
+	SchemaID      uint64
 	SchemaVersion uint32
-	PublishTime   time.Time
+	// PublishTime is the time the producer stamped, to the millisecond.
+	PublishTime time.Time
 }
 
 // Messages returns copies of the messages published to topic, in publish
@@ -79,6 +89,7 @@ func (t SubscriptionType) String() string {
 
 // SubscriptionState is a snapshot of a subscription for assertions.
 type SubscriptionState struct {
+	// Type is the subscription's type, as its first consumer chose it.
 	Type SubscriptionType
 	// Loaded reports whether the subscription is running on the broker;
 	// when false only the stored fields below are set.
@@ -95,12 +106,15 @@ type SubscriptionState struct {
 	Policy FailurePolicy
 	// Pending lists the unacknowledged messages of a reliable
 	// subscription in offset order.
-	Pending   []PendingEntry
+	Pending []PendingEntry
+	// Consumers lists the consumers of a running subscription in the
+	// order they first subscribed, active or not.
 	Consumers []ConsumerState
 }
 
 // PendingEntry is an unacknowledged message of a reliable subscription.
 type PendingEntry struct {
+	// Offset is the message's position in the topic.
 	Offset uint64
 	// Attempts is the number of deliveries so far.
 	Attempts uint32
@@ -119,8 +133,13 @@ type PendingEntry struct {
 
 // ConsumerState describes a consumer of a subscription.
 type ConsumerState struct {
-	ID     uint64
-	Name   string
+	// ID is the broker-assigned id of the consumer.
+	ID uint64
+	// Name is the consumer name it subscribed with.
+	Name string
+	// Active reports whether a stream is attached to the consumer. A
+	// consumer whose stream dropped stays listed, inactive, until a
+	// stream opens again under its name.
 	Active bool
 }
 
@@ -213,7 +232,9 @@ func (b *Broker) Consumers(topic string) map[string][]ConsumerState {
 
 // ProducerState describes a producer attached to a topic.
 type ProducerState struct {
-	ID   uint64
+	// ID is the broker-assigned id of the producer.
+	ID uint64
+	// Name is the producer name it attached with.
 	Name string
 }
 

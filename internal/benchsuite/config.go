@@ -17,6 +17,8 @@ var allSections = []string{"ceilings", "stage", "supervisor", "broker", "client"
 // Config holds the sizes of every measurement. fullConfig and quickConfig
 // give the two presets; flags override single fields.
 type Config struct {
+	// Quick marks the sizes of quickConfig, a smoke test whose figures
+	// mean nothing. The report names its mode after it.
 	Quick bool
 
 	// UnaryDuration is how long each gRPC unary point runs.

@@ -23,6 +23,8 @@ const (
 // counts ("msgs", "calls", "docs") or what a per-message count counts
 // ("allocs").
 type Quantity struct {
+	// Value is the number, in the base of Unit: per second, milliseconds,
+	// bytes, or a count or nanoseconds per message.
 	Value float64
 	Unit  Unit
 	Label string
@@ -109,23 +111,32 @@ func verdict(ok bool) Verdict {
 // Row is one figure of the report: what was measured, the value, what it
 // is compared with, and the target it is held to.
 type Row struct {
-	Name  string
+	// Name names the measured figure, as the table prints it.
+	Name string
+	// Value is the figure measured.
 	Value Quantity
 	// Versus names the figure Value is compared with and gives its value,
 	// for example "gRPC unary, 64 callers: 58.1k calls/s"; empty for none.
 	Versus string
 	// Ratio relates Value to Versus as the section defines it, printed as
 	// given ("0.91×", "+3.1%"); empty for none.
-	Ratio   string
-	Target  string
+	Ratio string
+	// Target is the goal the figure is held to, as printed, such as
+	// "≤ 1 alloc/msg", or empty for none.
+	Target string
+	// Verdict is whether the figure met Target, NoTarget without one.
 	Verdict Verdict
 }
 
 // Section is a group of rows measured together, with a note saying how.
 type Section struct {
+	// Title heads the section and identifies it in Report.Section.
 	Title string
-	Note  string
-	Rows  []Row
+	// Note describes how the section was measured: sizes, setup and what
+	// each figure compares. It is empty for none.
+	Note string
+	// Rows are the figures, in the order printed.
+	Rows []Row
 	// Err is the failure that stopped the section's measurement, if any;
 	// the rows measured before it are kept.
 	Err error
@@ -133,23 +144,35 @@ type Section struct {
 
 // Machine describes where and when the report was measured.
 type Machine struct {
-	CPUs        int
-	CPUModel    string
-	GoVersion   string
-	GOMAXPROCS  int
-	Date        string
-	LoadBefore  string // the load averages at the start, as /proc/loadavg gives them
-	LoadAfter   string
-	MongoDB     string // the server the MongoDB figures were measured on
-	Mode        string // "full" or "quick"
+	// CPUs is the number of logical CPUs, and CPUModel the first model
+	// name of /proc/cpuinfo, "unknown CPU" where there is none.
+	CPUs     int
+	CPUModel string
+	// GoVersion is the Go release with the OS and architecture, such as
+	// "go1.26.0 linux/amd64".
+	GoVersion string
+	// GOMAXPROCS is the runtime's setting at the start of the run.
+	GOMAXPROCS int
+	// Date is the start of the run in UTC, to the minute.
+	Date string
+	// LoadBefore and LoadAfter are the load averages at the start and at
+	// the end, as /proc/loadavg gives them.
+	LoadBefore string
+	LoadAfter  string
+	MongoDB    string // the server the MongoDB figures were measured on
+	Mode       string // "full" or "quick"
+	// ElapsedTime is the wall time of the whole run, to the second.
 	ElapsedTime string
 }
 
 // Report is the result of one run: the machine, the command, and the
 // sections in the order they are printed.
 type Report struct {
-	Command  string
-	Machine  Machine
+	// Command is the command line that reproduces the run.
+	Command string
+	// Machine describes where and when the run was measured.
+	Machine Machine
+	// Sections are the measured sections, in the order printed.
 	Sections []*Section
 }
 

@@ -39,7 +39,9 @@ func (p Problem) String() string {
 // their field follow, and then the problems that Validate reported.
 type Error struct {
 	// File is the YAML file that was read, "" when none was.
-	File     string
+	File string
+	// Problems lists every problem found, in the order above. It is
+	// never empty.
 	Problems []Problem
 }
 

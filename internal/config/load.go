@@ -22,9 +22,13 @@ type Source struct {
 
 // Validator is implemented by a configuration struct that checks what
 // spans several fields, after every field was read and checked on its own.
-// Validate reports each problem through p, naming the field by its YAML
-// path.
 type Validator interface {
+	// Validate reports each problem through p, naming the field by its
+	// YAML path, such as routes[0].topic. Load and Check call it once on
+	// the pointer they were given, even when some fields had problems,
+	// and return its problems with theirs. A field whose value did not
+	// parse keeps its earlier value, and p.Add drops a further problem
+	// reported for it.
 	Validate(p *Problems)
 }
 

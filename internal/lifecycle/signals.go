@@ -38,6 +38,7 @@ var (
 // SignalError is the cause with which RunWithSignals cancels the
 // service's context on the first signal; read it with context.Cause.
 type SignalError struct {
+	// Signal is the signal received, one of Options.Signals.
 	Signal os.Signal
 }
 
@@ -75,11 +76,14 @@ type Service interface {
 	Run(ctx context.Context) error
 }
 
-// Forcer is implemented by a service that can cut its drain short. Force
-// makes a Run that is draining settle what it holds at once (a connector
-// nacks what it did not write) and return. It must not block, and it may
-// be called while Run has not started or has returned.
+// Forcer is implemented by a service that can cut its drain short.
+// RunWithSignals calls Force on the second signal, and when the drain
+// deadline passes.
 type Forcer interface {
+	// Force makes a Run that is draining settle what it holds at once (a
+	// connector nacks what it did not write) and return. It must not
+	// block, and it may be called while Run has not started or has
+	// returned.
 	Force()
 }
 

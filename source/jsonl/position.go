@@ -15,8 +15,12 @@ import (
 // Position is a place in the input file: the byte offset of the next
 // unread line, and how many lines come before it.
 type Position struct {
-	Offset int64  `json:"offset"`
-	Lines  uint64 `json:"lines"`
+	// Offset is the byte offset of the next unread line, from the start
+	// of the file.
+	Offset int64 `json:"offset"`
+	// Lines counts the lines before Offset, so the next line is number
+	// Lines+1.
+	Lines uint64 `json:"lines"`
 }
 
 // positionSize is the length of an encoded Position: two 64-bit integers.
