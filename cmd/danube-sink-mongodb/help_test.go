@@ -4,20 +4,12 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"go/ast"
-	"go/format"
-	"go/parser"
-	"go/token"
 	"os"
-	"reflect"
-	"regexp"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/danube-messaging/danube-connect-go/internal/config"
+	"github.com/danube-messaging/danube-connect-go/internal/confighelp"
 )
 
 var update = flag.Bool("update", false, "rewrite settingdocs.go from the doc comments of the configuration structs")
@@ -25,65 +17,14 @@ var update = flag.Bool("update", false, "rewrite settingdocs.go from the doc com
 // settingDocsFile is the generated file of setting meanings.
 const settingDocsFile = "settingdocs.go"
 
-// structDocs are the doc comments of one struct type's fields, by field
-// name, and their tags.
-type structDocs struct {
-	typeDoc string
-	docs    map[string]string
-	tags    map[string]reflect.StructTag
-	order   []string
-}
-
-// parseStruct reads the doc comments and tags of the fields of struct
-// typeName in the Go file at path.
-func parseStruct(t *testing.T, path, typeName string) structDocs {
+// parseStruct reads the fields of struct typeName in the Go file at path.
+func parseStruct(t *testing.T, path, typeName string) confighelp.Struct {
 	t.Helper()
-	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+	s, err := confighelp.ParseStruct(path, typeName)
 	if err != nil {
-		t.Fatalf("parse %s: %v", path, err)
+		t.Fatal(err)
 	}
-	out := structDocs{docs: map[string]string{}, tags: map[string]reflect.StructTag{}}
-	for _, decl := range file.Decls {
-		gen, ok := decl.(*ast.GenDecl)
-		if !ok || gen.Tok != token.TYPE {
-			continue
-		}
-		for _, spec := range gen.Specs {
-			ts := spec.(*ast.TypeSpec)
-			st, ok := ts.Type.(*ast.StructType)
-			if !ok || ts.Name.Name != typeName {
-				continue
-			}
-			out.typeDoc = gen.Doc.Text()
-			// A field without a doc comment on the line after a field
-			// shares the doc comment of that field, as the TLS files do.
-			doc, lastLine := "", 0
-			for _, field := range st.Fields.List {
-				line := fset.Position(field.Pos()).Line
-				if field.Doc != nil || line != lastLine+1 {
-					doc = strings.Join(strings.Fields(field.Doc.Text()), " ")
-				}
-				lastLine = line
-				var tag reflect.StructTag
-				if field.Tag != nil {
-					text, err := strconv.Unquote(field.Tag.Value)
-					if err != nil {
-						t.Fatalf("%s: tag of %s.%v: %v", path, typeName, field.Names, err)
-					}
-					tag = reflect.StructTag(text)
-				}
-				for _, name := range field.Names {
-					out.docs[name.Name] = doc
-					out.tags[name.Name] = tag
-					out.order = append(out.order, name.Name)
-				}
-			}
-			return out
-		}
-	}
-	t.Fatalf("%s: no struct type %s", path, typeName)
-	return out
+	return s
 }
 
 // generateSettingDocs returns the content of settingdocs.go: the doc
@@ -99,86 +40,61 @@ func generateSettingDocs(t *testing.T) []byte {
 	binary := parseStruct(t, "config.go", "Config")
 	mirror := parseStruct(t, "config.go", "mongoConfig")
 
-	// Each setting: the variable, and the doc comment that means it, whose
-	// subject is the field itself.
-	docs := map[string]string{}
+	// Each setting: its field, whose doc comment means it. The fields of
+	// mongoConfig take the doc comments of mongodb.Config's.
+	type setting struct {
+		key, field, doc string
+	}
+	var settings []setting
 	names := map[string]string{} // Go field name to the variable or key that replaces it
-	add := func(s structDocs, field, doc string) {
-		env := s.tags[field].Get("env")
+	add := func(f confighelp.Field, doc string) {
+		env := f.Tag.Get("env")
 		if env == "" {
 			return
 		}
-		if rest, ok := strings.CutPrefix(doc, field); ok && (strings.HasPrefix(rest, " ") || strings.HasPrefix(rest, ",")) {
-			doc = env + rest
-		}
-		docs[env] = doc
-		names[field] = env
+		settings = append(settings, setting{key: env, field: f.Name, doc: doc})
+		names[f.Name] = env
 	}
-	for _, s := range []structDocs{runtime, policy, binary} {
-		for _, field := range s.order {
-			add(s, field, s.docs[field])
+	for _, s := range []confighelp.Struct{runtime, policy, binary} {
+		for _, f := range s.Fields {
+			add(f, f.Doc)
 		}
 	}
-	for _, field := range mirror.order {
-		doc, ok := connector.docs[field]
+	for _, f := range mirror.Fields {
+		documented, ok := connector.Field(f.Name)
 		if !ok {
-			t.Fatalf("mongoConfig.%s has no field of the same name in mongodb.Config", field)
+			t.Fatalf("mongoConfig.%s has no field of the same name in mongodb.Config", f.Name)
 		}
-		add(mirror, field, doc)
+		add(f, documented.Doc)
 	}
 
 	// The routes, a list of the file only: the field's doc, and the keys
 	// of a route.
 	var keys []string
-	for _, field := range route.order {
-		key, _, _ := strings.Cut(route.tags[field].Get("yaml"), ",")
-		if route.tags[field].Get("required") == "true" {
+	for _, f := range route.Fields {
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if f.Tag.Get("required") == "true" {
 			key += " (required)"
 		}
 		keys = append(keys, key)
 	}
-	docs[routesKey] = runtime.docs["Routes"] + " Each route is a mapping with the keys " + strings.Join(keys, ", ") +
-		"; a key left out takes the value of the top-level setting of the same name."
-	names["Routes"] = routesKey
+	routes, ok := runtime.Field("Routes")
+	if !ok {
+		t.Fatal("sink.Config has no field Routes")
+	}
+	settings = append(settings, setting{key: routesKey, field: routes.Name, doc: routes.Doc +
+		" Each route is a mapping with the keys " + strings.Join(keys, ", ") +
+		"; a key left out takes the value of the top-level setting of the same name."})
+	names[routes.Name] = routesKey
 
-	// Replace the Go names, longest first, so that a name never replaces
-	// part of a longer one, and Config.Name along with Name. A name in
-	// capitals, such as TLS, is also the word of the field, and stays.
-	goNames := make([]string, 0, len(names))
-	for name := range names {
-		if name != strings.ToUpper(name) {
-			goNames = append(goNames, regexp.QuoteMeta(name))
-		}
+	renamer := confighelp.NewRenamer(names)
+	docs := map[string]string{}
+	for _, s := range settings {
+		docs[s.key] = renamer.Rename(s.field, s.doc)
 	}
-	sort.Slice(goNames, func(i, j int) bool { return len(goNames[i]) > len(goNames[j]) })
-	pattern := regexp.MustCompile(`\b(?:Config\.)?(` + strings.Join(goNames, "|") + `)\b`)
-	for key, doc := range docs {
-		docs[key] = pattern.ReplaceAllStringFunc(doc, func(m string) string {
-			return names[strings.TrimPrefix(m, "Config.")]
-		})
-	}
-
-	keysSorted := make([]string, 0, len(docs))
-	for key := range docs {
-		keysSorted = append(keysSorted, key)
-	}
-	slices.Sort(keysSorted)
-
-	var b bytes.Buffer
-	b.WriteString("// Code generated by TestSettingDocsAreCurrent with -update; DO NOT EDIT.\n\n")
-	b.WriteString("package main\n\n")
-	b.WriteString("// settingDocs maps each setting to its meaning for the help, by\n")
-	b.WriteString("// environment variable, or by YAML key for a setting of the file only.\n")
-	b.WriteString("// The meaning is the doc comment of the setting's configuration field,\n")
-	b.WriteString("// with the Go names of fields replaced by the names of their settings.\n")
-	b.WriteString("var settingDocs = map[string]string{\n")
-	for _, key := range keysSorted {
-		fmt.Fprintf(&b, "\t%q: %q,\n", key, docs[key])
-	}
-	b.WriteString("}\n")
-	src, err := format.Source(b.Bytes())
+	src, err := confighelp.GoFile("main", "TestSettingDocsAreCurrent with -update", docs)
 	if err != nil {
-		t.Fatalf("format the generated file: %v", err)
+		t.Fatal(err)
 	}
 	return src
 }

@@ -16,13 +16,20 @@
 // position of the last one acknowledged is committed, and the process
 // exits 0. A second signal cuts the drain short. The process serves
 // /metrics, /healthz and /readyz on METRICS_PORT (9090).
+//
+// danube-source-jsonl -help lists every setting with its default and
+// meaning.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/danube-messaging/danube-connect-go/danube"
@@ -39,17 +46,43 @@ import (
 // throughputInterval is the interval of the throughput log line.
 const throughputInterval = 30 * time.Second
 
-func main() { os.Exit(run()) }
+// programName names the program in its help and messages.
+const programName = "danube-source-jsonl"
 
-func run() int {
-	var cfg jsonl.Config
-	if err := source.LoadConfigInto(&cfg, ""); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+func main() { os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)) }
+
+// run is the program. It reads the command line args (without the
+// program name) and the environment through lookup, and writes the help to
+// stdout and its log to stderr. It returns the exit status: 0 after a
+// clean stop or the help, 1 after a failure or a drain that missed its
+// deadline, 2 for an invalid configuration or command line, and 128+N
+// after a second signal N forced the stop.
+func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet(programName, flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() {}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			writeHelp(stdout)
+			return lifecycle.ExitOK
+		}
+		fmt.Fprintf(stderr, "%s: run %s -help for the flags and settings\n", programName, programName)
+		return lifecycle.ExitInvalidConfig
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q: the settings come from the environment or the file %s names; run %s -help\n",
+			programName, flags.Arg(0), source.EnvConfigPath, programName)
+		return lifecycle.ExitInvalidConfig
+	}
+
+	cfg, err := loadConfig(lookup)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
 		return lifecycle.ExitCode(err)
 	}
-	log, err := otel.NewLogger(cfg.LogLevel, os.Stderr)
+	log, err := otel.NewLogger(cfg.LogLevel, stderr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
 		return lifecycle.ExitInvalidConfig
 	}
 	log.Info("configuration", "config", config.LogValue(cfg))
@@ -59,6 +92,17 @@ func run() int {
 		log.Error("connector stopped", "error", err)
 	}
 	return lifecycle.ExitCode(err)
+}
+
+// loadConfig reads the configuration from the environment through lookup
+// and from the YAML file that CONNECTOR_CONFIG_PATH names, if set; the
+// environment overrides the file. It returns every problem at once in a
+// *config.Error.
+func loadConfig(lookup func(string) (string, bool)) (jsonl.Config, error) {
+	path, _ := lookup(source.EnvConfigPath)
+	var cfg jsonl.Config
+	err := config.Load(&cfg, config.Source{File: strings.TrimSpace(path), Lookup: lookup})
+	return cfg, err
 }
 
 // serve runs the source until it ends or a signal stops it.
