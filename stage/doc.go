@@ -54,12 +54,12 @@
 // # Writing and acknowledging
 //
 // The write stage calls the Writer with each batch, retries failures under
-// a RetryPolicy on the pipeline's clock, each attempt with a fresh context,
-// and takes per-message outcomes from a *BatchError. It then hands the
-// batch with its outcomes to the ack stage, the last stage of every
-// pipeline, which calls the Settlers; a slow acknowledgement delays the
-// next acks, never the next write. A message is acked only after the
-// writer reported it written.
+// a RetryPolicy on the pipeline's clock, each attempt with a fresh context
+// when RetryPolicy.AttemptTimeout bounds it, and takes per-message outcomes
+// from a *BatchError. It then hands the batch with its outcomes to the ack
+// stage, the last stage of every pipeline, which calls the Settlers; a slow
+// acknowledgement delays the next acks, never the next write. A message is
+// acked only after the writer reported it written.
 //
 // # Supervision
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -76,6 +77,19 @@ func New(name string, opts Options) *Pipeline {
 // Name returns the name given to New.
 func (p *Pipeline) Name() string { return p.name }
 
+// Err returns the error Run would return for the way the pipeline was
+// built: nil when it is valid, or an error wrapping ErrInvalidPipeline
+// that names every problem recorded so far, such as a stage name taken
+// twice, a flow joined twice, an invalid option, or a missing source or
+// write stage. Call it once every stage is joined, to reject a bad build
+// before running it. It changes nothing, and costs a lock and, for an
+// invalid pipeline, the error's formatting.
+func (p *Pipeline) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.check()
+}
+
 // addStage appends s, whose output is out (nil for the ack stage). What
 // waits in out is nacked when the pipeline cleans up, or with applied set,
 // settled as the writer decided.
@@ -123,9 +137,10 @@ func (p *Pipeline) markFinished() {
 	p.finishOnce.Do(func() { close(p.finished) })
 }
 
-// check returns the errors recorded while the pipeline was built.
+// check returns the errors recorded while the pipeline was built. The
+// caller holds p.mu.
 func (p *Pipeline) check() error {
-	errs := p.errs
+	errs := slices.Clip(p.errs) // appending must not touch p.errs
 	if !p.hasSource {
 		errs = append(errs, errors.New("no source; add one with From"))
 	}

@@ -94,14 +94,56 @@ func TestInvalidPipelineIsRejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.build().Run(context.Background())
+			p := tt.build()
+			built := p.Err()
+			if !errors.Is(built, ErrInvalidPipeline) {
+				t.Fatalf("Err = %v, want ErrInvalidPipeline", built)
+			}
+			if !strings.Contains(built.Error(), tt.want) {
+				t.Errorf("Err = %q, want it to mention %q", built, tt.want)
+			}
+
+			err := p.Run(context.Background())
 			if !errors.Is(err, ErrInvalidPipeline) {
 				t.Fatalf("Run = %v, want ErrInvalidPipeline", err)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Run = %q, want it to mention %q", err, tt.want)
 			}
+			if err.Error() != built.Error() {
+				t.Errorf("Run = %q, want the error Err returned before, %q", err, built)
+			}
 		})
+	}
+}
+
+func TestErrOfValidPipelineIsNil(t *testing.T) {
+	rec := newRecorder()
+	p := New("p", testOptions(clock.NewFake(time.Time{}), nil))
+	f := Then(From(p, "source", Source[int](&sliceSource[int]{msgs: rec.msgs(3, 1)})), "map",
+		Map(func(_ context.Context, v int) (int, error) { return v, nil }))
+	if err := p.Err(); err == nil || !strings.Contains(err.Error(), "no write stage") {
+		t.Errorf("Err before Write = %v, want the missing write stage", err)
+	}
+	var log batchLog
+	Write(Batch(f, "batch", BatchOptions{}), "write", recordingWriter(&log, nil), WriteOptions{})
+
+	if err := p.Err(); err != nil {
+		t.Errorf("Err = %v, want nil", err)
+	}
+	if err := p.Err(); err != nil {
+		t.Errorf("second Err = %v, want nil", err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("Run after Err: %v", err)
+	}
+	for id, s := range rec.exactlyOnce(t, 3) {
+		if s.kind != "ack" {
+			t.Errorf("message %d: settled %q, want ack", id, s.kind)
+		}
+	}
+	if err := p.Err(); err != nil {
+		t.Errorf("Err after Run = %v, want nil", err)
 	}
 }
 
@@ -221,6 +263,41 @@ func TestStageJoinedAfterRunIsRejected(t *testing.T) {
 	err := p.Run(context.Background())
 	if !errors.Is(err, ErrInvalidPipeline) || !strings.Contains(err.Error(), "joined after Run") {
 		t.Errorf("second Run = %v, want ErrInvalidPipeline naming the late stage", err)
+	}
+}
+
+func TestWriteAllocatesNothingPerBatch(t *testing.T) {
+	const n = 20_000
+	msgs := make([]Msg[int], n)
+	for i := range msgs {
+		msgs[i] = NewMsg(i, 8, nopSettler{})
+	}
+	p := New("p", Options{Logger: testOptions(nil, nil).Logger})
+	src := From(p, "source", Source[int](&sliceSource[int]{msgs: msgs}))
+	batches := 0
+	Write(Batch(src, "batch", BatchOptions{MaxCount: 1}), "write", WriterFunc[int](func(context.Context, []Msg[int]) error {
+		batches++
+		return nil
+	}), WriteOptions{})
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+
+	// With batches of one message, what a batch costs shows. The batch
+	// stage may take a new chunk for a batch when the ones in flight are
+	// not back yet, which is at most one allocation a batch. A context or
+	// a backoff per batch in the write stage would add two or three more.
+	if batches != n {
+		t.Fatalf("%d batches written, want %d", batches, n)
+	}
+	perBatch := float64(after.Mallocs-before.Mallocs) / n
+	t.Logf("%d allocations for %d batches", after.Mallocs-before.Mallocs, n)
+	if perBatch > 2 {
+		t.Errorf("%.2f allocations per batch, want at most 2", perBatch)
 	}
 }
 

@@ -40,12 +40,12 @@ type RetryPolicy struct {
 	MaxAttempts int
 	// AttemptTimeout bounds each attempt: Write gets a fresh context for
 	// every attempt, cancelled with ErrAttemptTimeout after this long on
-	// the pipeline's clock. The default, 0, sets no bound beyond the
-	// stage's own context. On the real clock the context's Deadline
-	// reports the bound. On any other clock, such as a test's fake one,
-	// Deadline does not report it, because a client library would read
-	// that deadline as wall time, but the context is still cancelled when
-	// the clock reaches it.
+	// the pipeline's clock. With the default, 0, Write gets the stage's
+	// own context, with no bound beyond it. On the real clock the
+	// context's Deadline reports the bound. On any other clock, such as a
+	// test's fake one, Deadline does not report it, because a client
+	// library would read that deadline as wall time, but the context is
+	// still cancelled when the clock reaches it.
 	AttemptTimeout time.Duration
 	// Initial is the wait before the first retry, DefaultRetryInitial by
 	// default. A negative value retries at once, every time.
@@ -107,7 +107,8 @@ func (r RetryPolicy) exhausted(attempts int) bool {
 	return r.MaxAttempts > 0 && attempts >= r.MaxAttempts
 }
 
-// newBackOff returns the sequence of waits for the retries of one batch.
+// newBackOff returns the sequence of waits for the retries of a batch,
+// started. A write stage makes one and calls Reset for each batch.
 func (r RetryPolicy) newBackOff(clk clock.Clock) backoff.BackOff {
 	if r.Initial < 0 {
 		return &backoff.ZeroBackOff{}
@@ -127,7 +128,10 @@ func (r RetryPolicy) newBackOff(clk clock.Clock) backoff.BackOff {
 
 // attemptContext returns the context of one write attempt: a fresh child of
 // ctx, cancelled with ErrAttemptTimeout once timeout has passed on clk, and
-// the function that releases it. A timeout of 0 sets no bound.
+// the function that releases it. A timeout of 0 sets no bound, so the
+// attempt gets ctx itself: a child would cost two allocations per attempt and
+// add nothing, because ctx already ends when the stage stops or the drain
+// is forced.
 //
 // On a clock other than the real one, the timeout is enforced on that clock
 // but not reported by Deadline, which returns ctx's deadline, if any. A
@@ -136,8 +140,7 @@ func (r RetryPolicy) newBackOff(clk clock.Clock) backoff.BackOff {
 // a fake clock is no wall time.
 func attemptContext(ctx context.Context, clk clock.Clock, timeout time.Duration) (context.Context, func()) {
 	if timeout <= 0 {
-		actx, cancel := context.WithCancel(ctx)
-		return actx, cancel
+		return ctx, releaseNothing
 	}
 	if clk == clock.Real() {
 		actx, cancel := context.WithTimeoutCause(ctx, timeout, ErrAttemptTimeout)
@@ -163,3 +166,7 @@ func attemptContext(ctx context.Context, clk clock.Clock, timeout time.Duration)
 	}
 	return actx, release
 }
+
+// releaseNothing is the release function of an attempt that has no
+// context of its own.
+func releaseNothing() {}

@@ -70,11 +70,16 @@ type writeStage[T any] struct {
 	// settled outcomes not yet handed to the ack stage.
 	cur      *chunk[T]
 	attempts int
-	bo       backoff.BackOff
 	lastErr  error
 	resumed  bool // no attempt made yet in this run
 	results  *chunk[T]
 	closed   bool
+
+	// bo is the backoff of the current batch's retries, made once and
+	// reused for every batch, so that a batch costs no allocation for
+	// it. boStale marks it for a Reset before the next use.
+	bo      backoff.BackOff
+	boStale bool
 }
 
 func (s *writeStage[T]) Run(ctx context.Context) error { return runStage(ctx, s) }
@@ -88,7 +93,7 @@ func (s *writeStage[T]) loop(ctx context.Context) error {
 	}
 	// A new run starts a new backoff sequence, and retries a batch left by
 	// a failed run at once: its supervisor has waited before restarting it.
-	s.bo, s.resumed = nil, true
+	s.boStale, s.resumed = true, true
 
 	for {
 		if s.results != nil {
@@ -114,7 +119,7 @@ func (s *writeStage[T]) loop(ctx context.Context) error {
 			s.mu.Lock()
 			s.cur = c
 			s.mu.Unlock()
-			s.attempts, s.bo, s.lastErr = 0, nil, nil
+			s.attempts, s.boStale, s.lastErr = 0, true, nil
 		}
 		if err := s.write(ctx); err != nil {
 			return err
@@ -128,7 +133,10 @@ func (s *writeStage[T]) write(ctx context.Context) error {
 	for {
 		if s.bo == nil {
 			s.bo = s.retry.newBackOff(s.clk)
+		} else if s.boStale {
+			s.bo.Reset()
 		}
+		s.boStale = false
 		if s.attempts > 0 && !s.resumed {
 			wait := s.bo.NextBackOff()
 			if wait == backoff.Stop {
@@ -195,7 +203,8 @@ func (s *writeStage[T]) write(ctx context.Context) error {
 	}
 }
 
-// attempt calls Write once, with a fresh context, and recovers a panic.
+// attempt calls Write once, with the attempt's context (see
+// attemptContext), and recovers a panic.
 func (s *writeStage[T]) attempt(ctx context.Context) (panicked any, err error) {
 	actx, release := attemptContext(ctx, s.clk, s.retry.AttemptTimeout)
 	defer release()
@@ -397,5 +406,5 @@ func (s *writeStage[T]) settleHeld(tl *tally, running bool) {
 
 func (s *writeStage[T]) reset() {
 	s.cur, s.results, s.closed = nil, nil, false
-	s.attempts, s.bo, s.lastErr = 0, nil, nil
+	s.attempts, s.boStale, s.lastErr = 0, true, nil
 }
