@@ -27,9 +27,10 @@ type Field struct {
 	Tag reflect.StructTag
 }
 
-// Struct is a struct type as its source declares it: the named fields in
-// declaration order. Embedded fields are left out.
+// Struct is a struct type as its source declares it.
 type Struct struct {
+	// Fields are the named fields in declaration order. Embedded fields
+	// are left out.
 	Fields []Field
 }
 
