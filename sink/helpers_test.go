@@ -383,6 +383,25 @@ func (r *running) waitReady(t *testing.T) {
 	}
 }
 
+// waitAcked waits until the runtime's routes have acked n records.
+func (r *running) waitAcked(t *testing.T, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		var got uint64
+		for _, st := range r.rt.Stats() {
+			got += st.Acked
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the routes acked %d records, want %d", got, n)
+		}
+		time.Sleep(5 * time.Millisecond) // polling an outcome, not timing one
+	}
+}
+
 // waitInFlight waits until the runtime's routes hold n records.
 func (r *running) waitInFlight(t *testing.T, n int64) {
 	t.Helper()
