@@ -3,6 +3,7 @@ package danube
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -271,6 +272,9 @@ func (pc *partitionConsumer) receive(parent context.Context, s *consumerSession)
 	for {
 		m, err := stream.Recv()
 		if err != nil {
+			if codeOf(err) == codes.ResourceExhausted {
+				return n, pc.tooLarge(err)
+			}
 			return n, pc.streamError(ctx, err)
 		}
 		n++
@@ -293,6 +297,19 @@ func (pc *partitionConsumer) streamError(ctx context.Context, err error) error {
 		return nil
 	}
 	return err
+}
+
+// tooLarge returns the failure of a stream that delivered a message over
+// the client's receive limit, which stops the partition. gRPC fails Recv
+// with RESOURCE_EXHAUSTED when a message exceeds the limit, and the broker
+// never ends a ReceiveMessages stream with that code, so the code
+// identifies the case. Subscribing again is no cure: the broker would
+// deliver the same message again, and the partition would loop on it.
+func (pc *partitionConsumer) tooLarge(err error) error {
+	limit := pc.c.client.cfg.maxReceive
+	return localError("receive", pc.topic, codes.OutOfRange, fmt.Errorf(
+		"%w: the broker delivered a message over this client's limit of %d bytes; raise the limit with WithMaxReceiveMessageSize: %w",
+		ErrMessageTooLarge, limit, err))
 }
 
 // message converts a delivered message and counts its delivery.

@@ -56,10 +56,14 @@ func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 }
 
 // dialOptions returns the options of every connection: the call deadline,
-// transport security and the interceptors that attach the bearer token.
+// the receive limit, transport security and the interceptors that attach
+// the bearer token.
 func (c *config) dialOptions() []grpc.DialOption {
-	opts := make([]grpc.DialOption, 0, 4+len(c.dialOpts))
-	opts = append(opts, grpc.WithDefaultServiceConfig(serviceConfig(c.callTimeout)))
+	opts := make([]grpc.DialOption, 0, 5+len(c.dialOpts))
+	opts = append(opts,
+		grpc.WithDefaultServiceConfig(serviceConfig(c.callTimeout)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(c.maxReceive)),
+	)
 	if c.tls != nil {
 		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(c.tls)))
 	} else {

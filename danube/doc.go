@@ -49,6 +49,12 @@
 // Message.DeliveryAttempt counts the deliveries this consumer saw. A failure that retrying cannot
 // cure stops the partition concerned and is returned once by Receive.
 //
+// Message sizes have limits on both sides. The broker's gRPC server
+// rejects a publish over 4 MiB, and Send then fails at once with
+// ErrMessageTooLarge. A client accepts deliveries up to 16 MiB
+// (WithMaxReceiveMessageSize); a larger one stops its partition with
+// ErrMessageTooLarge, since subscribing again would only bring it back.
+//
 // Every producer and consumer asks the broker every 5 s whether it should
 // close; the broker says so after it unloaded or moved the topic, and the
 // producer or consumer then recreates itself at once instead of waiting

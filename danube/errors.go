@@ -109,6 +109,13 @@ var (
 	// ErrRejected is returned when an admin or schema call completed but
 	// the broker reported success=false (Unknown).
 	ErrRejected = errors.New("broker reported failure")
+	// ErrMessageTooLarge is returned when a message exceeds a gRPC size
+	// limit (OutOfRange): by Send when the broker rejected the request as
+	// larger than its gRPC server accepts, and by Receive when the broker
+	// delivered a message larger than WithMaxReceiveMessageSize allows,
+	// which stops the partition. Neither is retried: the same message
+	// would fail the same way.
+	ErrMessageTooLarge = errors.New("message too large")
 )
 
 // errHealthClose is the cause with which a consumer's stream is cancelled

@@ -32,8 +32,22 @@ type config struct {
 	backoff     Backoff
 	health      time.Duration
 	conns       int
+	maxReceive  int
 	dialOpts    []grpc.DialOption
 }
+
+// DefaultMaxReceiveMessageSize is the largest gRPC message a Client
+// accepts from the broker unless WithMaxReceiveMessageSize sets another
+// limit: 16 MiB. A delivered message is the payload and attributes as
+// published plus an envelope of some tens of bytes (subscription name,
+// offset), so gRPC's own default of 4 MiB is smaller than the largest
+// message the broker accepts. The broker limits a publish twice. Its gRPC
+// server (tonic, with no limit configured, as of v0.15) rejects a request
+// over 4 MiB. Its topic policy max_message_size limits the payload: to
+// 10 MiB in the broker's default configuration file, and not at all in
+// standalone mode. 16 MiB covers a 10 MiB payload with room for its
+// attributes and envelope.
+const DefaultMaxReceiveMessageSize = 16 << 20
 
 func defaultConfig() config {
 	return config{
@@ -42,6 +56,7 @@ func defaultConfig() config {
 		clock:       clock.Real(),
 		health:      5 * time.Second,
 		conns:       1,
+		maxReceive:  DefaultMaxReceiveMessageSize,
 	}
 }
 
@@ -218,6 +233,23 @@ func WithConnectionsPerBroker(n int) Option {
 			return fmt.Errorf("WithConnectionsPerBroker: n must be between 1 and 64, got %d", n)
 		}
 		c.conns = n
+		return nil
+	}
+}
+
+// WithMaxReceiveMessageSize sets the largest gRPC message, in bytes as
+// encoded, that the client accepts from the broker. The default is
+// DefaultMaxReceiveMessageSize; raise it for a broker that accepts larger
+// messages. A message over the limit is never delivered: the partition
+// that received it stops, and Receive returns an error matching
+// ErrMessageTooLarge that names the limit. The limit bounds the memory
+// one received message may take and allocates nothing by itself.
+func WithMaxReceiveMessageSize(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("WithMaxReceiveMessageSize: the limit must be positive, got %d", n)
+		}
+		c.maxReceive = n
 		return nil
 	}
 }

@@ -3,6 +3,7 @@ package danube
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -229,6 +230,12 @@ func (pp *partitionProducer) classifyFailure(ctx context.Context, err error) err
 	switch c := codeOf(err); {
 	case retryableCode(c), c == codes.NotFound, c == codes.PermissionDenied:
 		return nil
+	case c == codes.OutOfRange:
+		// The broker's gRPC server rejects a request over its size limit
+		// (4 MiB as of v0.15) with OUT_OF_RANGE, before any handler runs;
+		// no handler uses that code.
+		return localError("send", pp.topic, c, fmt.Errorf(
+			"%w: the request is larger than the broker accepts: %w", ErrMessageTooLarge, err))
 	}
 	return newError("send", pp.topic, err)
 }

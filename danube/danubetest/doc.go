@@ -27,7 +27,8 @@
 // drop messages a consumer has no room for. Subscriptions are Exclusive,
 // Shared, Failover or Key-Shared. Partitioned topics, namespaces, topic-name
 // rules, auto-creation, JWT authentication and the status codes of every
-// failure follow the broker.
+// failure follow the broker. As on the broker, a request over 4 MiB fails
+// with OUT_OF_RANGE, and a delivery may be larger than that.
 //
 // NewCluster and StartCluster start brokers that share metadata, so lookups
 // return Redirect and MoveTopic hands a topic over.

@@ -136,6 +136,9 @@ func (b *Broker) wait(ctx context.Context, d time.Duration) error {
 }
 
 func (b *Broker) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := checkRequestSize(req); err != nil {
+		return nil, err
+	}
 	delay, injected := b.faults.take(info.FullMethod)
 	if injected != nil {
 		return nil, injected

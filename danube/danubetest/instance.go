@@ -1,6 +1,7 @@
 package danubetest
 
 import (
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,7 @@ func newInstance(b *Broker, clientLis, adminLis net.Listener) *instance {
 	}
 
 	serverOpts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(math.MaxInt32), // checkRequestSize applies the broker's limit
 		grpc.NumStreamWorkers(streamWorkers),
 		grpc.WaitForHandlers(true),
 		grpc.ChainUnaryInterceptor(b.unaryInterceptor),

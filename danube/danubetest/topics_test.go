@@ -178,6 +178,25 @@ func TestMaxMessageSizeRejectsLargerPayloads(t *testing.T) {
 	wantCode(t, err, codes.InvalidArgument)
 }
 
+func TestRequestOverFourMiBFailsOutOfRange(t *testing.T) {
+	b := danubetest.Start(t)
+	c, _ := clients(t, b)
+	pid := c.createProducer(t, "/default/t", "p", true)
+
+	m := message(pid, "/default/t", "")
+	m.Payload = make([]byte, 4<<20) // the envelope takes the request over 4 MiB
+	_, err := c.producer.SendMessage(ctxT(t), m)
+	wantCode(t, err, codes.OutOfRange)
+
+	m.Payload = make([]byte, 4<<20-1024)
+	if _, err := c.producer.SendMessage(ctxT(t), m); err != nil {
+		t.Fatalf("send of %d bytes: %v", len(m.Payload), err)
+	}
+	if got := len(b.Messages("/default/t")); got != 1 {
+		t.Fatalf("broker stored %d messages, want 1", got)
+	}
+}
+
 func TestLookupAnswersConnectWithHTTPURLs(t *testing.T) {
 	b := danubetest.Start(t)
 	c, _ := clients(t, b)
