@@ -84,6 +84,13 @@ type jsonConverter struct {
 	top []int
 	// scratch holds decoded strings of Extended JSON wrappers.
 	scratch []byte
+	// depth is the nesting depth of the document, array or wrapper
+	// object being read: 0 for the top level. A wrapper's inner object,
+	// such as the {"base64": ..., "subType": ...} of $binary, belongs to
+	// the wrapper's level. Only enter raises depth, and every recursive
+	// path of the converter passes through enter, so the call stack
+	// stays within maxNesting levels whatever the input.
+	depth int
 }
 
 // reset prepares c to convert in, appending to out.
@@ -93,6 +100,7 @@ func (c *jsonConverter) reset(in, out []byte) {
 	c.out = out
 	c.path = c.path[:0]
 	c.top = c.top[:0]
+	c.depth = 0
 }
 
 // skipSpace advances past JSON whitespace.
@@ -154,7 +162,7 @@ func (c *jsonConverter) convertObject() error {
 	if c.peek() != '{' {
 		return c.syntax("expected a JSON object")
 	}
-	if err := c.document(0); err != nil {
+	if err := c.document(); err != nil {
 		return err
 	}
 	return c.end()
@@ -170,7 +178,7 @@ func (c *jsonConverter) convertValue(key string) error {
 	c.out = append(c.out, key...)
 	c.out = append(c.out, 0)
 	c.path = append(c.path, keyPos)
-	if err := c.value(typePos, 0); err != nil {
+	if err := c.value(typePos); err != nil {
 		return err
 	}
 	c.path = c.path[:len(c.path)-1]
@@ -187,8 +195,8 @@ func (c *jsonConverter) end() error {
 }
 
 // document converts the object at c.pos into an embedded BSON document at
-// the given nesting depth (0 for the top level).
-func (c *jsonConverter) document(depth int) error {
+// nesting depth c.depth (0 for the top level).
+func (c *jsonConverter) document() error {
 	start := len(c.out)
 	c.out = append(c.out, 0, 0, 0, 0)
 
@@ -204,7 +212,7 @@ func (c *jsonConverter) document(depth int) error {
 			return c.syntax("expected a string for an object key")
 		}
 		typePos := len(c.out)
-		if depth == 0 {
+		if c.depth == 0 {
 			c.top = append(c.top, typePos)
 		}
 		c.out = append(c.out, 0)
@@ -221,7 +229,7 @@ func (c *jsonConverter) document(depth int) error {
 		c.pos++
 		c.skipSpace()
 
-		if err := c.value(typePos, depth); err != nil {
+		if err := c.value(typePos); err != nil {
 			return err
 		}
 		c.path = c.path[:len(c.path)-1]
@@ -253,7 +261,7 @@ func (c *jsonConverter) closeDocument(start int) error {
 }
 
 // array converts the array at c.pos into a BSON array.
-func (c *jsonConverter) array(depth int) error {
+func (c *jsonConverter) array() error {
 	start := len(c.out)
 	c.out = append(c.out, 0, 0, 0, 0)
 
@@ -272,7 +280,7 @@ func (c *jsonConverter) array(depth int) error {
 		c.out = append(c.out, 0)
 		c.path = append(c.path, keyPos)
 
-		if err := c.value(typePos, depth); err != nil {
+		if err := c.value(typePos); err != nil {
 			return err
 		}
 		c.path = c.path[:len(c.path)-1]
@@ -293,24 +301,29 @@ func (c *jsonConverter) array(depth int) error {
 
 // value converts the value at c.pos. The element's type byte is at typePos
 // in out and its key has been written; value sets the type and appends the
-// value. depth is the nesting depth of the enclosing document or array.
-func (c *jsonConverter) value(typePos, depth int) error {
+// value. c.depth is the nesting depth of the enclosing document, array or
+// wrapper object.
+func (c *jsonConverter) value(typePos int) error {
 	switch ch := c.peek(); {
 	case ch == '{':
-		if depth+1 > maxNesting {
-			return c.invalid("nested deeper than %d levels", maxNesting)
-		}
-		if ok, err := c.wrapper(typePos); ok || err != nil {
+		if err := c.enter(); err != nil {
 			return err
 		}
-		c.out[typePos] = typeDocument
-		return c.document(depth + 1)
+		ok, err := c.wrapper(typePos)
+		if !ok && err == nil {
+			c.out[typePos] = typeDocument
+			err = c.document()
+		}
+		c.leave()
+		return err
 	case ch == '[':
-		if depth+1 > maxNesting {
-			return c.invalid("nested deeper than %d levels", maxNesting)
+		if err := c.enter(); err != nil {
+			return err
 		}
 		c.out[typePos] = typeArray
-		return c.array(depth + 1)
+		err := c.array()
+		c.leave()
+		return err
 	case ch == '"':
 		c.out[typePos] = typeString
 		return c.appendStringValue()
@@ -342,6 +355,20 @@ func (c *jsonConverter) value(typePos, depth int) error {
 		return c.syntax("unexpected character %q", ch)
 	}
 }
+
+// enter steps one level down into a document, array or wrapper object,
+// rejecting a level deeper than maxNesting. Each call is paired with a
+// call of leave once the value is read.
+func (c *jsonConverter) enter() error {
+	if c.depth >= maxNesting {
+		return c.invalid("nested deeper than %d levels", maxNesting)
+	}
+	c.depth++
+	return nil
+}
+
+// leave steps back up the level that enter stepped down.
+func (c *jsonConverter) leave() { c.depth-- }
 
 func (c *jsonConverter) literal(word string) error {
 	if len(c.in)-c.pos < len(word) || string(c.in[c.pos:c.pos+len(word)]) != word {

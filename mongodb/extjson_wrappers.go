@@ -486,10 +486,14 @@ func (c *jsonConverter) codeWrapper(typePos int) error {
 		}
 		return c.invalid("extended JSON $scope must be an object")
 	}
-	// The scope is an ordinary document nested one level down.
-	if err := c.document(1); err != nil {
+	// The scope is an ordinary document one level below the wrapper.
+	if err := c.enter(); err != nil {
 		return err
 	}
+	if err := c.document(); err != nil {
+		return err
+	}
+	c.leave()
 	binary.LittleEndian.PutUint32(c.out[start:], uint32(len(c.out)-start))
 	c.out[typePos] = typeCodeScope
 	return c.closeWrapper("$code")
@@ -632,10 +636,16 @@ func (c *jsonConverter) dbPointerWrapper(typePos int) error {
 			if c.peek() != '{' {
 				return c.invalid("extended JSON $dbPointer $id must be an ObjectId")
 			}
+			// The id may be any wrapper, even another $dbPointer, so it
+			// counts as a level like every other nested object.
+			if err := c.enter(); err != nil {
+				return err
+			}
 			ok, err := c.wrapper(mark)
 			if err != nil {
 				return err
 			}
+			c.leave()
 			if !ok || c.out[mark] != typeObjectID {
 				return c.invalid("extended JSON $dbPointer $id must be an ObjectId")
 			}
@@ -764,11 +774,12 @@ func (c *jsonConverter) members(name string, member func(key []byte) error) erro
 
 // skipValue checks and skips the JSON value at c.pos without converting
 // it, so that an error about its type comes after its syntax was checked.
+// The value lies inside a wrapper, so its levels count from the wrapper's.
 func (c *jsonConverter) skipValue() error {
 	mark := len(c.out)
 	c.out = append(c.out, 0)
 	path := len(c.path)
-	err := c.value(mark, 0)
+	err := c.value(mark)
 	c.out = c.out[:mark]
 	c.path = c.path[:path]
 	return err
