@@ -63,9 +63,10 @@ type group struct {
 type stop uint8
 
 const (
-	stopNothing stop = iota
-	stopGroup        // the rest of the collection's records
-	stopAll          // the rest of the batch
+	stopNothing  stop = iota
+	stopGroup         // the rest of the collection's records
+	stopRejected      // the rest of the collection's records, which fail with the cause
+	stopAll           // the rest of the batch
 )
 
 func (w *batchWrite) reset(s *Sink, conn *connection, batch []*sink.Record) {
@@ -177,6 +178,13 @@ func (w *batchWrite) writeGroup(ctx context.Context, g *group) bool {
 		case stopGroup:
 			w.failPending(pending, cause)
 			return true
+		case stopRejected:
+			for _, i := range pending {
+				if w.states[i] == statePending {
+					w.fail(i, cause)
+				}
+			}
+			return true
 		}
 
 		n := 0
@@ -252,14 +260,46 @@ func (w *batchWrite) send(ctx context.Context, g *group, chunk []int) (stop, err
 		// read (FerretDB 1.24 on Decimal128, NaN and a few other types)
 		// fails the request this way on every retry, until the runtime's
 		// retry limit nacks the records.
+		//
+		// The error is classified before it is scrubbed, because a
+		// scrubbed error no longer wraps the driver's.
+		class, rejected := commandErrorClass(err), rejectsNamespace(err)
 		err = w.s.scrub.scrub(err)
-		failure := mark(commandErrorClass(err), fmt.Errorf("bulk %s of %d to %s: %w", w.docs[chunk[0]].kind.command(), len(chunk), g.ns, err))
+		if rejected {
+			return w.rejectNamespace(g, chunk, err)
+		}
+		failure := mark(class, fmt.Errorf("bulk %s of %d to %s: %w", w.docs[chunk[0]].kind.command(), len(chunk), g.ns, err))
 		for _, i := range chunk {
 			w.fail(i, failure)
 		}
 		return stopAll, err
 	}
 	return w.settle(ctx, g, chunk, bulk)
+}
+
+// rejectNamespace fails the records of chunk, whose request the server
+// failed because it rejects the namespace g.ns, and returns what that
+// stops. No write to the collection can succeed, so the records of a
+// collection named by a payload are invalid data, and a configured
+// collection stops the connector.
+func (w *batchWrite) rejectNamespace(g *group, chunk []int, err error) (stop, error) {
+	if w.s.configured[g.name] {
+		failure := sink.Fatal(fmt.Errorf("the server rejects the namespace %s of a configured collection: check the database and collection settings: %w", g.ns, err))
+		for _, i := range chunk {
+			w.fail(i, failure)
+		}
+		return stopAll, failure
+	}
+	// NOTE: the server reports a database name it rejects with the same
+	// code. Config.Validate applies MongoDB's database name rules, but a
+	// server with stricter ones (FerretDB allows only letters, digits, '_'
+	// and '-') makes the records of payload-named collections invalid
+	// data until a record of a configured collection stops the connector.
+	failure := sink.InvalidData(fmt.Errorf("the server rejects the namespace %s, so no write to it can succeed: %w", g.ns, err))
+	for _, i := range chunk {
+		w.fail(i, failure)
+	}
+	return stopRejected, failure
 }
 
 // fail records the failure of record i.

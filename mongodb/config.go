@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // WriteModel is the kind of write the sink makes of a record: insert,
@@ -395,15 +396,22 @@ func checkDatabaseName(name string) string {
 // dot, that MongoDB 4.4 and later accept.
 const maxNamespace = 255
 
-// checkCollectionName applies MongoDB's rules for collection names.
+// checkCollectionName applies MongoDB's rules for collection names: not
+// empty, no leading '.', no '$' or NUL, not in the system. prefix, and a
+// namespace of at most maxNamespace bytes. Names are BSON strings, so they
+// must be valid UTF-8 as well.
 func checkCollectionName(database, name string) string {
 	switch {
 	case name == "":
 		return "empty collection name"
+	case !utf8.ValidString(name):
+		return fmt.Sprintf("%q is not valid UTF-8", name)
 	case strings.ContainsRune(name, 0):
 		return fmt.Sprintf("%q contains a NUL character", name)
 	case strings.Contains(name, "$"):
 		return fmt.Sprintf("%q contains '$', which MongoDB does not allow in a collection name", name)
+	case strings.HasPrefix(name, "."):
+		return fmt.Sprintf("%q starts with '.', which MongoDB does not allow in a collection name", name)
 	case strings.HasPrefix(name, "system."):
 		return fmt.Sprintf("%q starts with system., which MongoDB reserves", name)
 	case len(database)+1+len(name) > maxNamespace:

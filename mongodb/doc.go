@@ -63,8 +63,14 @@
 //
 //   - A document over 16 MiB with its metadata, a top-level field name that
 //     starts with '$', a field name with a NUL character, an _id of a type
-//     MongoDB refuses, or an Extended JSON value that does not parse is
-//     invalid data, found before sending; the rest of the batch is written.
+//     MongoDB refuses, an Extended JSON value that does not parse, nesting
+//     deeper than 100 levels, or a collection field naming a collection
+//     that MongoDB does not allow is invalid data, found before sending;
+//     the rest of the batch is written.
+//   - A request that the server fails because it rejects the namespace
+//     (InvalidNamespace, for a rule of the server's own) fails the records
+//     of that collection as invalid data when a payload named it, and is
+//     fatal when the configuration did; the other collections are written.
 //   - A write error on one document is mapped by its code (see the table in
 //     errors.go): invalid data for a bad document (validation failure, bad
 //     field names, too large), retryable for a transient server state (not

@@ -30,6 +30,19 @@ import (
 //	13, 18, 11, 8000                          unauthorized, authentication failed    fatal
 //	166, 20                                   write to a view, illegal operation     fatal
 //	79, 100                                   unknown or unsatisfiable write concern fatal
+//	73                                        invalid namespace                      see below
+//
+// A server that fails a whole request with InvalidNamespace (73) rejects
+// the database or collection name, so every write to that collection
+// fails the same way and a retry would loop forever. MongoDB reports
+// every namespace rule with this one code, and so does FerretDB 1.24. For
+// a collection named by a record's collection field, the records of that
+// collection are invalid data and the rest of the batch is written. For a
+// configured collection (Config.Collection or a value of
+// Config.Collections) the configuration is at fault, so the error is
+// fatal. Names are checked against MongoDB's rules before anything is
+// sent, so the server reports 73 only for a rule of its own, such as the
+// shorter names FerretDB allows.
 //
 // A duplicate key on an insert is checked by reading the document with the
 // same _id back: the same document means the record was written before and
@@ -50,6 +63,7 @@ var (
 	retryableCodes   = codeSet(6, 7, 89, 9001, 202, 91, 189, 10107, 11600, 11602, 13435, 13436, 24, 46, 112, 11601, 50, 262, 64, 63, 150, 13388, 133, 134, 16500)
 	fatalCodes       = codeSet(13, 18, 11, 8000, 166, 20, 79, 100)
 	duplicateCodes   = codeSet(11000, 11001, 12582)
+	namespaceCodes   = codeSet(73)
 )
 
 func codeSet(codes ...int) map[int]bool {
@@ -136,6 +150,21 @@ func commandErrorClass(err error) sink.Class {
 		}
 	}
 	return sink.ErrRetryable
+}
+
+// rejectsNamespace reports whether err, which failed a whole request, is
+// the server rejecting the namespace of the request.
+func rejectsNamespace(err error) bool {
+	var server mongo.ServerError
+	if !errors.As(err, &server) {
+		return false
+	}
+	for _, code := range server.ErrorCodes() {
+		if namespaceCodes[code] {
+			return true
+		}
+	}
+	return false
 }
 
 // mark marks err with class.

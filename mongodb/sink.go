@@ -59,6 +59,10 @@ type Sink struct {
 	// deliveries of the same payload (the metadata and timestamp fields),
 	// which the duplicate check of the insert model leaves out.
 	perDelivery []string
+
+	// configured holds the collection names that the Config sets, as
+	// opposed to names taken from a record's collection field.
+	configured map[string]bool
 }
 
 // connection is an open client with what the sink learned from the server.
@@ -97,9 +101,13 @@ func New(cfg Config, opts ...Option) (*Sink, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Sink{
-		cfg:    cfg,
-		logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		scrub:  newScrubber(cfg.ConnectionString),
+		cfg:        cfg,
+		logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		scrub:      newScrubber(cfg.ConnectionString),
+		configured: map[string]bool{cfg.Collection: true},
+	}
+	for _, name := range cfg.Collections {
+		s.configured[name] = true
 	}
 	if !cfg.OmitMetadata {
 		s.perDelivery = append(s.perDelivery, cfg.MetadataField)
