@@ -227,6 +227,9 @@ func (c *Config) Validate(p *config.Problems) {
 			p.Add(path+".topic", "repeats the topic and subscription of %s", first)
 		}
 		seen[key] = path
+		if strings.Contains(r.SubscriptionName, "/") {
+			c.subscriptionNameProblem(p, i, path)
+		}
 		if len(r.KeyFilters) > 0 && r.SubscriptionType != KeyShared {
 			p.Add(path+".key_filters", "key filters need the KeyShared subscription type, not %s", r.SubscriptionType)
 		}
@@ -235,6 +238,28 @@ func (c *Config) Validate(p *config.Problems) {
 		}
 		if c.Policy.PoisonPolicy == "dead_letter" && r.DeadLetterTopic == "" {
 			p.Add("poison_policy", "dead_letter needs a dead-letter topic on every route")
+		}
+	}
+}
+
+// subscriptionNameProblem reports the '/' in the subscription name of
+// route i, on the key the name came from: the route's own
+// subscription_name, the top-level one, or the connector name that both
+// default to. The broker keeps each subscription under a metadata path
+// with the name as one segment, and reads a name back as that segment
+// alone, so a name with '/' would not survive a broker restart.
+func (c *Config) subscriptionNameProblem(p *config.Problems, i int, path string) {
+	const rule = "must not contain '/', which the broker's metadata paths use as a separator"
+	switch {
+	case len(c.Routes) > 0 && c.Routes[i].SubscriptionName != "":
+		p.Add(path+".subscription_name", "%q %s", c.Routes[i].SubscriptionName, rule)
+	case c.SubscriptionName != "":
+		if !p.Has("subscription_name") {
+			p.Add("subscription_name", "%q %s", c.SubscriptionName, rule)
+		}
+	default:
+		if !p.Has("connector_name") {
+			p.Add("connector_name", "%q is the default subscription name, which %s; set SUBSCRIPTION_NAME", c.ConnectorName, rule)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/danube-messaging/danube-connect-go/danube"
@@ -25,7 +26,8 @@ const (
 type route struct {
 	rt    *Runtime
 	cfg   Route  // every default resolved
-	label string // topic@subscription, without '/', for names and logs
+	label string // topic@subscription, as configured, for logs and errors
+	name  string // the label made fit for pipeline and child names; see routeName
 	inst  *otel.Instrumentation
 	pipe  *stage.Pipeline
 	dlq   *danube.Producer // set by the runtime for each of its runs; nil without a dead-letter topic
@@ -35,7 +37,12 @@ type route struct {
 }
 
 func newRoute(rt *Runtime, cfg Route) (*route, error) {
-	r := &route{rt: rt, cfg: cfg, label: routeLabel(cfg.Topic, cfg.SubscriptionName)}
+	r := &route{
+		rt:    rt,
+		cfg:   cfg,
+		label: routeLabel(cfg.Topic, cfg.SubscriptionName),
+		name:  routeName(cfg.Topic, cfg.SubscriptionName),
+	}
 
 	inst, err := otel.New(otel.Options{
 		MeterProvider:  rt.opts.MeterProvider,
@@ -51,7 +58,7 @@ func newRoute(rt *Runtime, cfg Route) (*route, error) {
 	}
 	r.inst = inst
 
-	r.pipe = stage.New(r.label, stage.Options{
+	r.pipe = stage.New(r.name, stage.Options{
 		MaxInFlight:      rt.opts.MaxInFlight,
 		MaxInFlightBytes: rt.opts.MaxInFlightBytes,
 		DrainTimeout:     rt.cfg.DrainTimeout,
@@ -85,6 +92,20 @@ func newRoute(rt *Runtime, cfg Route) (*route, error) {
 		},
 	})
 	return r, nil
+}
+
+// nameEscaper percent-encodes the characters that routeName must not
+// leave in a subscription name.
+var nameEscaper = strings.NewReplacer("%", "%25", "/", "%2F")
+
+// routeName returns the name of a route's pipeline and supervisor child:
+// its topic and subscription joined by '@'. Such names must not contain
+// '/', the separator of supervisor paths. The topic loses its leading '/'
+// and its other '/' becomes '.', which a valid topic name never contains.
+// The subscription has '/' and '%' percent-encoded. So routes with
+// different topics or subscriptions always get different names.
+func routeName(topic, subscription string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(topic, "/"), "/", ".") + "@" + nameEscaper.Replace(subscription)
 }
 
 // newWriter returns the route's Writer: it writes to the runtime's

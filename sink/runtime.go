@@ -149,7 +149,10 @@ func (rt *Runtime) Run(ctx context.Context) (err error) {
 	}
 	defer closeDLQ()
 
-	root := rt.supervisor()
+	root, err := rt.supervisor()
+	if err != nil {
+		return fmt.Errorf("sink %s: %w", rt.cfg.ConnectorName, err)
+	}
 	rt.log.Info("sink started", "connector", rt.cfg.ConnectorName, "routes", len(rt.routes))
 	err = root.Run(ctx)
 	if err != nil && ctx.Err() == nil {
@@ -353,8 +356,9 @@ func (rt *Runtime) openDeadLetters(ctx context.Context, client *danube.Client) (
 // root: a connector that fails (its Open, or a Write with ErrFatal) is
 // closed, and the routes are stopped, nacking what they hold, before it
 // is opened again and the routes subscribe again. One-for-one among the
-// routes: a route whose subscription fails subscribes again alone.
-func (rt *Runtime) supervisor() *supervisor.Supervisor {
+// routes: a route whose subscription fails subscribes again alone. An
+// error means a child was rejected, whose route would never run.
+func (rt *Runtime) supervisor() (*supervisor.Supervisor, error) {
 	hooks := []supervisor.Option{
 		supervisor.WithHook(supervisor.SlogHook(rt.log)),
 		supervisor.WithHook(rt.inst.SupervisorHook()),
@@ -367,20 +371,28 @@ func (rt *Runtime) supervisor() *supervisor.Supervisor {
 
 	routes := supervisor.New("routes", supervisor.WithStrategy(supervisor.OneForOne))
 	for _, r := range rt.routes {
-		_ = routes.Add(supervisor.Spec{
-			Name:            r.label,
+		err := routes.Add(supervisor.Spec{
+			Name:            r.name,
 			Child:           r,
 			Restart:         supervisor.Transient,
 			ShutdownTimeout: rt.cfg.DrainTimeout + settleGrace,
 		})
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", r.label, err)
+		}
 	}
-	_ = root.Add(supervisor.Spec{
+	err := root.Add(supervisor.Spec{
 		Name:            "connector",
 		Child:           supervisor.ChildFunc(rt.runConnector),
 		ShutdownTimeout: closeTimeout + time.Second,
 	})
-	_ = root.Add(supervisor.Spec{Child: routes})
-	return root
+	if err != nil {
+		return nil, err
+	}
+	if err := root.Add(supervisor.Spec{Child: routes}); err != nil {
+		return nil, err
+	}
+	return root, nil
 }
 
 // runConnector is the connector's child: it opens the connector, keeps it

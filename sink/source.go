@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -98,10 +97,10 @@ func newSource(cons *danube.Consumer, opts SourceOptions, sends context.Context)
 	return s
 }
 
-// routeLabel returns topic@subscription without the topic's leading '/'
-// and with its other '/' as '.', a name fit for stage and child names.
+// routeLabel returns topic@subscription, the name of a route or a source
+// in logs and errors.
 func routeLabel(topic, subscription string) string {
-	return strings.ReplaceAll(strings.TrimPrefix(topic, "/"), "/", ".") + "@" + subscription
+	return topic + "@" + subscription
 }
 
 // Receive waits for the first message of the consumer, then fills buf
