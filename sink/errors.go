@@ -109,6 +109,22 @@ func (e *BatchError) Error() string {
 	return b.String()
 }
 
+// problem returns why e cannot describe the outcome of a batch of n
+// records, or "" when every failure names a distinct record of the batch.
+func (e *BatchError) problem(n int) string {
+	seen := make([]bool, n)
+	for _, f := range e.Failures {
+		switch {
+		case f.Index < 0 || f.Index >= n:
+			return fmt.Sprintf("index %d out of range for a batch of %d", f.Index, n)
+		case seen[f.Index]:
+			return fmt.Sprintf("index %d listed twice", f.Index)
+		}
+		seen[f.Index] = true
+	}
+	return ""
+}
+
 // Unwrap returns the errors of the failed records, so that errors.Is finds
 // ErrFatal in a batch where any record failed fatally.
 func (e *BatchError) Unwrap() []error {

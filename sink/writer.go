@@ -196,8 +196,11 @@ func (w *Writer) reset() {
 var errNilRecord = errors.New("a stage before the write stage replaced the record by nil")
 
 // combine returns err, the outcome of writing w.recs, in terms of the
-// whole batch: with nil records, a *stage.BatchError that fails them and
-// maps the failures of err to their positions in the batch.
+// whole batch. With nil records it is a *stage.BatchError that fails them
+// and maps each failure of err from its index in w.recs to its position
+// in the batch, or, when err is no *stage.BatchError, fails every record
+// of w.recs with err. Either way no record is acked that the connector did
+// not report written, and the nil records are dead-lettered.
 func (w *Writer) combine(err error) error {
 	if len(w.nils) == 0 {
 		return err
@@ -209,12 +212,10 @@ func (w *Writer) combine(err error) error {
 	if err == nil {
 		return out
 	}
+
 	var be *stage.BatchError
-	if errors.As(err, &be) {
+	if errors.As(err, &be) && validIndexes(be, len(w.recs)) {
 		for _, f := range be.Failed {
-			if f.Index < 0 || f.Index >= len(w.index) {
-				return err // the write stage retries the whole batch
-			}
 			out.Failed = append(out.Failed, stage.Failure{Index: w.index[f.Index], Err: f.Err})
 		}
 		return out
@@ -223,6 +224,20 @@ func (w *Writer) combine(err error) error {
 		out.Failed = append(out.Failed, stage.Failure{Index: i, Err: err})
 	}
 	return out
+}
+
+// validIndexes reports whether every failure of be names a distinct
+// record of a batch of n. translate only returns such a
+// *stage.BatchError, so this is a guard against a future caller.
+func validIndexes(be *stage.BatchError, n int) bool {
+	seen := make([]bool, n)
+	for _, f := range be.Failed {
+		if f.Index < 0 || f.Index >= n || seen[f.Index] {
+			return false
+		}
+		seen[f.Index] = true
+	}
+	return true
 }
 
 // recordLag records how long ago the oldest record of the batch was
@@ -244,10 +259,21 @@ func (w *Writer) recordLag(ctx context.Context) {
 }
 
 // translate turns the connector's error into the write stage's terms: a
-// *BatchError into a *stage.BatchError with each failure marked.
+// *BatchError into a *stage.BatchError with each failure marked, its
+// indexes still those of w.recs.
+//
+// A *BatchError that lists an index out of range or an index twice does
+// not say which records were written, so BatchError's contract makes the
+// whole batch fail, to be retried. Its failures' classes are kept out of
+// the chain (as text only): the mark of a record that the report cannot
+// place must not decide the whole batch's fate. A *BatchError that lists
+// no failure is an error like any other, retried unless marked.
 func (w *Writer) translate(err error) error {
 	var be *BatchError
 	if errors.As(err, &be) && len(be.Failures) > 0 {
+		if problem := be.problem(len(w.recs)); problem != "" {
+			return fmt.Errorf("the connector reported an invalid BatchError (%s), so the whole batch is retried: %v", problem, err)
+		}
 		out := &stage.BatchError{Failed: make([]stage.Failure, len(be.Failures))}
 		for i, f := range be.Failures {
 			ferr := f.Err
