@@ -120,7 +120,7 @@ func TestWriterRetriesWholeBatchOnOutOfRangeIndex(t *testing.T) {
 type randomConnector struct {
 	rng *rand.Rand
 
-	mu      sync.Mutex
+	mu        sync.Mutex
 	fatal     bool            // a fatal error was returned; at most one a run
 	given     map[uint64]int  // offset to the Writes that got the record
 	written   map[uint64]bool // offsets reported written
