@@ -196,12 +196,16 @@ func (c *Client) NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consum
 		return nil, err
 	}
 
+	// The goroutines are counted before the consumer is registered: a
+	// client Close that finds it registered calls its Close, whose Wait
+	// must not race with these Adds.
+	cons.wg.Add(2 * len(cons.parts))
 	if !c.register(cons) {
+		cons.wg.Add(-2 * len(cons.parts))
 		cons.abort()
 		return nil, closedError("subscribe", opts.Topic)
 	}
 	for _, pc := range cons.parts {
-		cons.wg.Add(2)
 		go func() {
 			defer cons.wg.Done()
 			pc.run()
@@ -232,6 +236,8 @@ func (c *Consumer) waitStreaming(ctx context.Context) {
 		case <-timer.C():
 			return
 		case <-ctx.Done():
+			return
+		case <-c.closing: // closed with its client meanwhile
 			return
 		}
 	}

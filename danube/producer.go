@@ -163,12 +163,15 @@ func (c *Client) NewProducer(ctx context.Context, opts ProducerOptions) (*Produc
 		return nil, err
 	}
 
+	// Counted before registration, as in NewConsumer: a client Close
+	// may close the producer as soon as it is registered.
+	p.wg.Add(len(p.parts))
 	if !c.register(p) {
+		p.wg.Add(-len(p.parts))
 		p.abort()
 		return nil, closedError("create producer", opts.Topic)
 	}
 	for _, pp := range p.parts {
-		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
 			c.runHealth(life, danubepb.HealthCheckRequest_Producer, pp.topic, pp.healthTarget, pp.onHealthClose)
