@@ -326,40 +326,27 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// checkConnectionString checks the form of a connection string without
-// resolving anything, and rejects w=0. Its result never contains the
-// string's credentials.
+// checkConnectionString checks the form of a connection string as the Go
+// driver reads it, without resolving anything, and rejects w=0. Its
+// result never contains the string's credentials.
 func checkConnectionString(s string) string {
 	if s == "" {
 		return "missing: set the MongoDB connection string, mongodb://host:27017/ for example"
 	}
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok || (scheme != "mongodb" && scheme != "mongodb+srv") {
+	parts, problem := splitURI(s)
+	if problem != "" {
+		return fmt.Sprintf("%s %s", RedactURI(s), problem)
+	}
+	if parts.scheme != "mongodb" && parts.scheme != "mongodb+srv" {
 		return fmt.Sprintf("%s does not start with mongodb:// or mongodb+srv://", RedactURI(s))
 	}
-	hosts := rest
-	if i := strings.IndexAny(hosts, "/?"); i >= 0 {
-		hosts = hosts[:i]
-	}
-	if i := strings.LastIndex(hosts, "@"); i >= 0 {
-		hosts = hosts[i+1:]
-	}
-	if hosts == "" {
-		return fmt.Sprintf("%s names no host", RedactURI(s))
-	}
 
-	_, query, _ := strings.Cut(rest, "?")
-	values, err := url.ParseQuery(query)
-	if err != nil {
-		return fmt.Sprintf("%s has options that do not parse", RedactURI(s))
-	}
-	for key, vals := range values {
-		if strings.EqualFold(key, "w") {
-			for _, v := range vals {
-				if v == "0" {
-					return "w=0 is not allowed: unacknowledged writes leave the sink unable to know which documents were written, which defeats at-least-once delivery; remove w=0 or set w=1 or w=majority"
-				}
-			}
+	for _, option := range splitOptions(parts.options) {
+		key, value, _ := strings.Cut(option, "=")
+		key, _ = url.QueryUnescape(key)
+		value, _ = url.QueryUnescape(value)
+		if strings.EqualFold(key, "w") && value == "0" {
+			return "w=0 is not allowed: unacknowledged writes leave the sink unable to know which documents were written, which defeats at-least-once delivery; remove w=0 or set w=1 or w=majority"
 		}
 	}
 	return ""

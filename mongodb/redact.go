@@ -2,72 +2,88 @@ package mongodb
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 )
 
 // redactedUserInfo replaces the user information of a connection string.
 const redactedUserInfo = "xxxxx"
 
+// redactedRest replaces everything after the scheme of a connection string
+// that does not parse.
+const redactedRest = "<redacted: the connection string does not parse>"
+
 // RedactURI returns the connection string reduced to its scheme, hosts and
 // path, for logs and errors: the user information becomes xxxxx and the
 // options are dropped, because options such as authMechanismProperties or
-// tlsCertificateKeyFilePassword may carry secrets too.
+// tlsCertificateKeyFilePassword may carry secrets too. The string is split
+// as the Go driver splits it, so a user name or password with an
+// unescaped '?' or '#' stays hidden. When the driver could not parse the
+// string, no one can tell where a password ends, so everything after the
+// scheme is replaced.
 func RedactURI(uri string) string {
-	scheme, rest, ok := strings.Cut(uri, "://")
-	if !ok {
+	parts, problem := splitURI(uri)
+	switch {
+	case parts.scheme == "":
 		return "<connection string without scheme>"
+	case problem != "":
+		return parts.scheme + "://" + redactedRest
+	case parts.userInfo != "":
+		return parts.scheme + "://" + redactedUserInfo + "@" + parts.hosts + parts.path
+	default:
+		return parts.scheme + "://" + parts.hosts + parts.path
 	}
-	rest, _, _ = strings.Cut(rest, "?")
-	userInfo, hosts := splitUserInfo(rest)
-	if userInfo != "" {
-		hosts = redactedUserInfo + "@" + hosts
-	}
-	return scheme + "://" + hosts
 }
 
-// splitUserInfo splits the part of a connection string after the scheme
-// and before the options at its last '@', so that an unescaped '@' in a
-// password stays in the user information.
-func splitUserInfo(rest string) (userInfo, hostsAndPath string) {
-	i := strings.LastIndex(rest, "@")
-	if i < 0 {
-		return "", rest
-	}
-	return rest[:i], rest[i+1:]
-}
+// secretOptions are the options, in lower case, whose values are secrets.
+var secretOptions = []string{"authmechanismproperties", "tlscertificatekeyfilepassword", "sslclientcertificatekeypassword"}
 
 // secretsOf returns the strings of uri that must never be shown: its user
-// information, the password, and the values of options that carry secrets,
-// each as written and percent-decoded.
+// information, the password, and the values of options that carry
+// secrets, each as written and decoded. For a string that does not parse
+// it returns everything after the scheme, and the user information and
+// password that any '@' could end.
 func secretsOf(uri string) []string {
-	_, rest, ok := strings.Cut(uri, "://")
-	if !ok {
-		return nil
-	}
-	rest, query, _ := strings.Cut(rest, "?")
-
 	var secrets []string
-	add := func(s string) {
+	add := func(s string, unescape func(string) (string, error)) {
 		if s == "" {
 			return
 		}
 		secrets = append(secrets, s)
-		if decoded, err := url.PathUnescape(s); err == nil && decoded != s {
+		if decoded, err := unescape(s); err == nil && decoded != s && decoded != "" {
 			secrets = append(secrets, decoded)
 		}
 	}
 
-	userInfo, _ := splitUserInfo(rest)
-	add(userInfo)
-	if _, password, ok := strings.Cut(userInfo, ":"); ok {
-		add(password)
+	parts, problem := splitURI(uri)
+	if problem != "" {
+		_, rest, _ := strings.Cut(uri, "://")
+		add(rest, url.PathUnescape)
+		for at := strings.LastIndexByte(rest, '@'); at >= 0; at = strings.LastIndexByte(rest[:at], '@') {
+			add(rest[:at], url.PathUnescape)
+			if _, password, ok := strings.Cut(rest[:at], ":"); ok {
+				add(password, url.PathUnescape)
+			}
+		}
+		return secrets
 	}
 
-	for _, option := range strings.FieldsFunc(query, func(r rune) bool { return r == '&' || r == ';' }) {
+	add(parts.userInfo, url.PathUnescape)
+	add(parts.password, url.PathUnescape)
+	for _, option := range splitOptions(parts.options) {
 		key, value, _ := strings.Cut(option, "=")
-		switch strings.ToLower(key) {
-		case "authmechanismproperties", "tlscertificatekeyfilepassword", "sslclientcertificatekeypassword":
-			add(value)
+		key, _ = url.QueryUnescape(key)
+		if !slices.Contains(secretOptions, strings.ToLower(key)) {
+			continue
+		}
+		add(value, url.QueryUnescape)
+		if strings.EqualFold(key, "authMechanismProperties") {
+			decoded, _ := url.QueryUnescape(value)
+			for _, property := range strings.Split(decoded, ",") {
+				if _, v, ok := strings.Cut(property, ":"); ok {
+					add(v, url.QueryUnescape)
+				}
+			}
 		}
 	}
 	return secrets
