@@ -73,7 +73,7 @@ type Options struct {
 	// by nil has it dead-lettered in the same way.
 	//
 	// A pipeline that cannot run, such as one with a stage name used
-	// twice, makes Run return an error wrapping stage.ErrInvalidPipeline.
+	// twice, makes New return an error wrapping stage.ErrInvalidPipeline.
 	Transform func(route Route, records stage.Flow[*Record]) stage.Flow[*Record]
 }
 

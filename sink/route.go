@@ -91,6 +91,11 @@ func newRoute(rt *Runtime, cfg Route) (*route, error) {
 			Max:         max(rt.cfg.MaxBackoff, rt.cfg.RetryBackoff),
 		},
 	})
+	if err := r.pipe.Err(); err != nil {
+		// Options.Transform joined its stages wrongly: say so now, not at
+		// the first Run.
+		return nil, fmt.Errorf("route %s: %w", r.label, err)
+	}
 	return r, nil
 }
 

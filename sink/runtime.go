@@ -61,8 +61,10 @@ type Runtime struct {
 
 // New returns a runtime that runs conn with cfg. Start from DefaultConfig
 // or LoadConfig: New uses cfg as it is, without defaults, and returns a
-// *config.Error listing every problem of an invalid cfg. New does not
-// contact the broker; Run does.
+// *config.Error listing every problem of an invalid cfg. It builds every
+// route's pipeline, so stages that Options.Transform joined wrongly give
+// an error wrapping stage.ErrInvalidPipeline here. New does not contact
+// the broker; Run does.
 func New(conn Connector, cfg Config, opts Options) (*Runtime, error) {
 	if conn == nil {
 		return nil, errors.New("sink: nil Connector")
@@ -115,9 +117,9 @@ func New(conn Connector, cfg Config, opts Options) (*Runtime, error) {
 // start (its dead-letter producer, the subscription policy) gives the
 // cause. A supervisor that gave up on a connector that kept failing gives
 // its last failure, such as an ErrFatal from Write. A route whose
-// pipeline cannot run, because Options.Transform joined its stages
-// wrongly, stops the run at once with an error wrapping
-// stage.ErrInvalidPipeline.
+// pipeline cannot run stops the run at once with an error wrapping
+// stage.ErrInvalidPipeline; New rejects such pipelines already, so this
+// is a guard.
 //
 // Run may be called again after it returned.
 func (rt *Runtime) Run(ctx context.Context) (err error) {

@@ -228,28 +228,20 @@ func TestTransformZeroFlowRejected(t *testing.T) {
 	}
 }
 
-func TestTransformInvalidPipelineFailsRun(t *testing.T) {
-	e := newEnv(t)
-	e.subscribe(testTopic, testSub, 3)
-
+func TestTransformInvalidPipelineRejectedByNew(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ServiceURL = "http://127.0.0.1:1"
+	cfg.ConnectorName = "test-sink"
+	cfg.DanubeTopic = []string{testTopic}
 	taken := func(_ Route, in stage.Flow[*Record]) stage.Flow[*Record] {
 		return stage.Then(in, StageBatch, stage.Filter(func(*Record) bool { return true }))
 	}
-	rt, err := New(newTestConn(), e.config(testTopic, testSub), Options{Logger: testLogger(), Transform: taken})
-	if err != nil {
-		t.Fatalf("New: %v", err)
+
+	rt, err := New(newTestConn(), cfg, Options{Logger: testLogger(), Transform: taken})
+	if rt != nil || !errors.Is(err, stage.ErrInvalidPipeline) {
+		t.Fatalf("New = %v, %v; want no runtime and an error wrapping stage.ErrInvalidPipeline", rt, err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- rt.Run(context.Background()) }()
-	select {
-	case err = <-done:
-	case <-time.After(waitLimit):
-		t.Fatal("Run did not return")
-	}
-	if !errors.Is(err, stage.ErrInvalidPipeline) {
-		t.Errorf("Run = %v, want an error wrapping stage.ErrInvalidPipeline", err)
-	}
-	if err != nil && !strings.Contains(err.Error(), `"batch"`) {
-		t.Errorf("Run = %v, want the error to name the stage", err)
+	if !strings.Contains(err.Error(), `"batch"`) {
+		t.Errorf("New = %v, want the error to name the stage", err)
 	}
 }
