@@ -258,6 +258,60 @@ func TestRunRejectsInvalidConfiguration(t *testing.T) {
 	}
 }
 
+// TestRunKeepsSecretsOutOfConfigErrors runs the program on configurations
+// whose secret settings are wrong in ways a user can plausibly get them
+// wrong, and looks for the planted secret in everything it prints.
+//
+//   - An unquoted token or password that starts with '*' is a YAML alias,
+//     and yaml.v3 names it in its error ("unknown anchor '...'").
+//   - A connection string with a mistyped scheme and a '?' in its
+//     password must still be redacted when the error shows it.
+func TestRunKeepsSecretsOutOfConfigErrors(t *testing.T) {
+	const secret = "Zq9SECRETx"
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+	}{
+		{name: "token starting with * in the file", file: "danube_token: *" + secret + "\n"},
+		{name: "connection string starting with * in the file", file: "mongodb_connection_string: *" + secret + "\n"},
+		{name: "connection string as a key in the file", file: "mongodb_connection_string:\nmongodb://app:" + secret + "@db/: x\n"},
+		{name: "mistyped scheme, ? in the password", env: map[string]string{"MONGODB_CONNECTION_STRING": "mongdb://app:" + secret + "?x@db:27017/"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := validEnv()
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			var args []string
+			if tt.file != "" {
+				path := filepath.Join(t.TempDir(), "sink.yaml")
+				if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				args = []string{"-config", path}
+				if strings.HasPrefix(tt.file, "mongodb_connection_string") {
+					delete(env, "MONGODB_CONNECTION_STRING")
+				}
+			}
+
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), args, envOf(env), &stdout, &stderr)
+			if code != lifecycle.ExitInvalidConfig {
+				t.Errorf("exit code %d, want %d", code, lifecycle.ExitInvalidConfig)
+			}
+			out := stdout.String() + stderr.String()
+			if strings.Contains(out, secret) {
+				t.Errorf("output shows the secret %q:\n%s", secret, out)
+			}
+			if tt.file != "" && !strings.Contains(out, "sink.yaml") {
+				t.Errorf("output does not name the file:\n%s", out)
+			}
+		})
+	}
+}
+
 func TestRunRejectsArguments(t *testing.T) {
 	for _, args := range [][]string{{"-no-such-flag"}, {"extra"}} {
 		var stdout, stderr bytes.Buffer

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // color is a type read through UnmarshalText.
@@ -323,7 +325,7 @@ func TestLoadReportsFileProblems(t *testing.T) {
 		want string
 	}{
 		{"missing", func(t *testing.T) string { return filepath.Join(t.TempDir(), "none.yaml") }, "does not exist"},
-		{"not yaml", func(t *testing.T) string { return writeFile(t, "url: [unclosed\n") }, "is not valid YAML: line "},
+		{"not yaml", func(t *testing.T) string { return writeFile(t, "url: x\nname: [unclosed\n") }, "(line 2): is not valid YAML: a list in brackets"},
 		{"not a mapping", func(t *testing.T) string { return writeFile(t, "- a\n- b\n") }, "must be a mapping of keys to values, got a list"},
 		{"duplicate key", func(t *testing.T) string { return writeFile(t, "url: a\nurl: b\n") }, "is given twice, first on line 1"},
 		{"list for a value", func(t *testing.T) string { return writeFile(t, "url: [a]\n") }, "must be a valid value, got a list"},
@@ -337,6 +339,114 @@ func TestLoadReportsFileProblems(t *testing.T) {
 				t.Errorf("problems %q, want one containing %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestLoadKeepsFileTextOutOfYAMLErrors plants a secret in files that YAML
+// cannot parse, or that have a key no setting has. Each problem must name
+// the file or the mapping, the line when the parser gives one, and the
+// kind of mistake, but not the secret.
+func TestLoadKeepsFileTextOutOfYAMLErrors(t *testing.T) {
+	const secret = "Zq9SECRETx"
+	tests := []struct {
+		name     string
+		file     string
+		wantKey  string // "" for the file's path
+		wantLine int
+		want     string
+	}{
+		{"unquoted value starting with *", "name: n\ntoken: *" + secret + "\n", "", 0, "a value starts with '*'"},
+		{"': ' in an unquoted value", "name: n\ntoken: ab: " + secret + "\n", "", 2, "a value contains ': '"},
+		{"unknown escape in double quotes", "name: n\ntoken: \"" + secret + "\\q\"\n", "", 2, "backslash sequence"},
+		{"unclosed quote", "name: n\ntoken: '" + secret + "\n", "", 2, "no closing quote"},
+		{"tab indentation", "name: n\nnested:\n\tlevel: " + secret + "\n", "", 3, "indented with a tab"},
+		{"control character", "name: n\ntoken: " + secret + "\x01\n", "", 0, "control character"},
+		{"value starting with @", "name: n\ntoken: @" + secret + "\n", "", 2, "a value starts with a character that YAML reserves"},
+		{"value starting with @ on line 1", "token: @" + secret + "\n", "", 1, "a value starts with a character that YAML reserves"},
+		{"text after a quoted value", "name: n\ntoken: '" + secret + "'x\n", "", 2, "text follows the closing quote"},
+		{"connection string as a key", "name: n\nmongodb://app:" + secret + "@db/x: 1\n", "the top level", 2, "unknown key that is not shown"},
+		{"connection string as a nested key", "name: n\nnested:\n  http://app:" + secret + "@db: 1\n", "nested", 3, "unknown key that is not shown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, tt.file)
+			var cfg testConfig
+			err := Load(&cfg, Source{File: path, Lookup: env(map[string]string{"TEST_URL": "u"})})
+			if err == nil {
+				t.Fatal("Load accepted the file")
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("the error shows the secret:\n%v", err)
+			}
+
+			var cerr *Error
+			if !errors.As(err, &cerr) || len(cerr.Problems) != 1 {
+				t.Fatalf("got %v, want a *config.Error with one problem", err)
+			}
+			p := cerr.Problems[0]
+			wantKey := tt.wantKey
+			if wantKey == "" {
+				wantKey = path
+			}
+			if p.Key != wantKey {
+				t.Errorf("problem key %q, want %q", p.Key, wantKey)
+			}
+			if p.Line != tt.wantLine {
+				t.Errorf("problem line %d, want %d", p.Line, tt.wantLine)
+			}
+			if !strings.Contains(p.Message, tt.want) {
+				t.Errorf("problem message %q, want one containing %q", p.Message, tt.want)
+			}
+		})
+	}
+}
+
+// TestDescribeYAMLErrorFindsLine parses one file for each common syntax
+// error and checks that describeYAMLError recognises the parser's message
+// and corrects its line number, so that an upgrade of yaml.v3 that
+// rewords a message or renumbers its lines fails here.
+func TestDescribeYAMLErrorFindsLine(t *testing.T) {
+	tests := []struct {
+		file string
+		line int // 0 for none
+	}{
+		{"a: b\nc: d: e\n", 2},
+		{"a: b\n c: d\n", 2},
+		{"a: b\nc: `d\n", 2},
+		{"a: b\n\tc: d\n", 2},
+		{"a: b\nc: \"d\\qe\"\n", 2},
+		{"a: b\nc: \"d\n", 2},
+		{"a: b\nc: [d, e\n", 2},
+		{"a: b\nc: {d: e\n", 2},
+		{"a: b\nc\n", 2},
+		{"a: b\nc: &\n", 2},
+		{"a: b\nc: %d\n", 2},
+		{"a: b\n- c\n", 2},
+		{"a:\n  b: 1\n c: 2\n", 3},
+		{"- a\nb: c\n", 2},
+		{"a: b\nc: }\n", 2},
+		{"a: b\nc: !e!x d\n", 2},
+		{"%YAML 1.1\n%YAML 1.1\n---\na: b\n", 2},
+		{"%FOO bar\n---\na: b\n", 1},
+		{"a: b\nc: \x01\n", 0},
+		{"a: b\nc: \xff\n", 0},
+		{"a: b\nc: *d\n", 0},
+	}
+	_, generic := describeYAMLError(errors.New("yaml: line 3: something new"))
+	for _, tt := range tests {
+		var doc yaml.Node
+		err := yaml.Unmarshal([]byte(tt.file), &doc)
+		if err == nil {
+			t.Errorf("%q: parsed without an error", tt.file)
+			continue
+		}
+		line, message := describeYAMLError(err)
+		if message == generic {
+			t.Errorf("%q: the parser's message %q is not recognised", tt.file, err)
+		}
+		if line != tt.line {
+			t.Errorf("%q: line %d, want %d (the parser's message: %q)", tt.file, line, tt.line, err)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -32,8 +33,8 @@ func (ld *loader) readFile(path string, v reflect.Value, s *structSpec) {
 
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		// yaml.v3 names the line and the rule broken, never a value.
-		ld.probs.addAt(path, 0, "is not valid YAML: "+strings.TrimPrefix(err.Error(), "yaml: "))
+		line, message := describeYAMLError(err)
+		ld.probs.addAt(path, line, "is not valid YAML: "+message)
 		return
 	}
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
@@ -82,6 +83,11 @@ func (ld *loader) decodeStruct(n *yaml.Node, v reflect.Value, s *structSpec, pre
 	firstLine := make(map[string]int)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := resolve(n.Content[i]), n.Content[i+1]
+		f := s.byKey[k.Value]
+		if f == nil {
+			ld.unknownKey(prefix, k, s)
+			continue
+		}
 		path := joinPath(prefix, k.Value)
 		if line, dup := firstLine[k.Value]; dup {
 			ld.probs.addAt(path, k.Line, fmt.Sprintf("is given twice, first on line %d", line))
@@ -89,11 +95,6 @@ func (ld *loader) decodeStruct(n *yaml.Node, v reflect.Value, s *structSpec, pre
 		}
 		firstLine[k.Value] = k.Line
 
-		f := s.byKey[k.Value]
-		if f == nil {
-			ld.probs.addAt(path, k.Line, unknownKey(k.Value, s))
-			continue
-		}
 		fv := v.FieldByIndex(f.index)
 		switch f.kind {
 		case kindLeaf:
@@ -106,16 +107,38 @@ func (ld *loader) decodeStruct(n *yaml.Node, v reflect.Value, s *structSpec, pre
 	}
 }
 
-// unknownKey returns the message for a key the struct does not have,
-// suggesting the key meant when only its case or separators differ.
-func unknownKey(key string, s *structSpec) string {
-	norm := func(k string) string { return strings.ReplaceAll(strings.ToLower(k), "-", "_") }
-	for known := range s.byKey {
-		if norm(known) == norm(key) {
-			return fmt.Sprintf("unknown key; did you mean %s?", known)
+// settingNamePattern matches a key that may be named in a problem: a
+// word of letters, digits, '_' and '-', as setting names are. A key of
+// another shape, such as a connection string or a token that lost its
+// key through a typo, is not shown.
+var settingNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
+
+// unknownKey records the key k of the mapping at prefix, which the struct
+// s does not have. The problem suggests the key meant when only its case
+// or separators differ.
+//
+// NOTE: a secret written where a key belongs and shaped like a setting
+// name (a short password of letters and digits) is still shown.
+func (ld *loader) unknownKey(prefix string, k *yaml.Node, s *structSpec) {
+	if !settingNamePattern.MatchString(k.Value) {
+		where := prefix
+		if where == "" {
+			where = "the top level"
+		}
+		ld.probs.addAt(where, k.Line, "has an unknown key that is not shown, because it is not shaped like a setting name "+
+			"and could be a value; remove the line, or fix the ':' and the indentation that made it a key")
+		return
+	}
+
+	norm := func(key string) string { return strings.ReplaceAll(strings.ToLower(key), "-", "_") }
+	message := "unknown key"
+	for _, f := range s.fields {
+		if norm(f.key) == norm(k.Value) {
+			message = fmt.Sprintf("unknown key; did you mean %s?", f.key)
+			break
 		}
 	}
-	return "unknown key"
+	ld.probs.addAt(joinPath(prefix, k.Value), k.Line, message)
 }
 
 // decodeLeaf reads a value node into a value field.
@@ -150,6 +173,10 @@ func (ld *loader) decodeLeaf(n *yaml.Node, l *leaf) {
 		m := reflect.MakeMapWithSize(t, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := resolve(n.Content[i]), resolve(n.Content[i+1])
+			if val.Kind != yaml.ScalarNode && l.secret {
+				ld.probs.add(l, "each value must be a single value, got "+nodeKind(val))
+				return
+			}
 			if val.Kind != yaml.ScalarNode {
 				ld.probs.add(l, fmt.Sprintf("the value of %s must be a single value, got %s", k.Value, nodeKind(val)))
 				return
