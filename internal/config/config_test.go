@@ -318,6 +318,49 @@ func TestValidateNamesFieldsBySource(t *testing.T) {
 	}
 }
 
+func TestValidateKeepsEveryProblemOfPath(t *testing.T) {
+	path := writeFile(t, "url: u\nroutes:\n  - topic: /a\n  - topic: /b\n")
+	cfg := testConfig{validate: func(c *testConfig, p *Problems) {
+		p.Add("name", "is taken")
+		p.Add("routes[1].topic", "is not allowed")
+		p.Add("name", "is too long")
+		p.Add("routes[1].topic", "is not allowed")
+		p.Add("routes[1].topic", "repeats the topic of %s", "routes[0]")
+		p.Add("name", "is taken")
+		if !p.Has("name") {
+			t.Error("Has(name) = false after Add(name)")
+		}
+	}}
+	got := problems(t, Load(&cfg, Source{File: path, Lookup: env(map[string]string{"TEST_NAME": "x"})}))
+	want := []string{
+		`TEST_NAME: is taken`,
+		`routes[1].topic (line 4): is not allowed`,
+		`TEST_NAME: is too long`,
+		`routes[1].topic (line 4): repeats the topic of routes[0]`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestLoadReportsInvalidValueOfEachSource sets a value that does not parse
+// in the file and another in the environment, and expects both, so that
+// fixing one does not reveal the other on the next run.
+func TestLoadReportsInvalidValueOfEachSource(t *testing.T) {
+	path := writeFile(t, "url: u\nsize: abc\nretries: 1\nretries: 2\nretries: 3\n")
+	var cfg testConfig
+	got := problems(t, Load(&cfg, Source{File: path, Lookup: env(map[string]string{"TEST_SIZE": "xyz"})}))
+	want := []string{
+		`size (line 2): must be a positive integer, got "abc"`,
+		`retries (line 4): is given more than once, first on line 3; keep one`,
+		`retries (line 5): is given more than once, first on line 3; keep one`,
+		`TEST_SIZE: must be a positive integer, got "xyz"`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func TestLoadReportsFileProblems(t *testing.T) {
 	tests := []struct {
 		name string
@@ -327,7 +370,7 @@ func TestLoadReportsFileProblems(t *testing.T) {
 		{"missing", func(t *testing.T) string { return filepath.Join(t.TempDir(), "none.yaml") }, "does not exist"},
 		{"not yaml", func(t *testing.T) string { return writeFile(t, "url: x\nname: [unclosed\n") }, "(line 2): is not valid YAML: a list in brackets"},
 		{"not a mapping", func(t *testing.T) string { return writeFile(t, "- a\n- b\n") }, "must be a mapping of keys to values, got a list"},
-		{"duplicate key", func(t *testing.T) string { return writeFile(t, "url: a\nurl: b\n") }, "is given twice, first on line 1"},
+		{"duplicate key", func(t *testing.T) string { return writeFile(t, "url: a\nurl: b\n") }, "is given more than once, first on line 1; keep one"},
 		{"list for a value", func(t *testing.T) string { return writeFile(t, "url: [a]\n") }, "must be a valid value, got a list"},
 		{"value for a list", func(t *testing.T) string { return writeFile(t, "routes: x\n") }, "must be a list of mappings, got a single value"},
 	}

@@ -40,8 +40,8 @@ func (p Problem) String() string {
 type Error struct {
 	// File is the YAML file that was read, "" when none was.
 	File string
-	// Problems lists every problem found, in the order above. It is
-	// never empty.
+	// Problems lists every problem found, in the order above, each
+	// once. It is never empty.
 	Problems []Problem
 }
 
@@ -76,54 +76,68 @@ func (e *Error) Is(target error) bool { return target == ErrInvalid }
 // method, naming each by the YAML path of the field concerned; Problems
 // turns the path into the key the user wrote.
 type Problems struct {
-	fields map[string]*leaf // by YAML path
-	list   []Problem
-	seen   map[string]bool // paths with a problem already
+	fields  map[string]*leaf // by YAML path
+	list    []Problem
+	listed  map[Problem]bool // the problems in list, to drop a repeat
+	paths   map[string]bool  // paths with a problem, for Has
+	invalid map[string]bool  // paths whose value Load itself found invalid
 }
 
 func newProblems() *Problems {
-	return &Problems{fields: make(map[string]*leaf), seen: make(map[string]bool)}
+	return &Problems{
+		fields:  make(map[string]*leaf),
+		listed:  make(map[Problem]bool),
+		paths:   make(map[string]bool),
+		invalid: make(map[string]bool),
+	}
 }
 
 // Add records a problem with the setting at path, the YAML path of a field
 // (batch_size, routes[0].subscription_type) or of a list (routes), with a
-// message made from format and args. It records nothing when the field has
-// a problem already, such as a value that did not parse, so that a check
-// on a value that was never set is not reported twice. The message must
-// not hold a secret's value.
+// message made from format and args. Every problem of a path is kept, in
+// the order of the calls, so a Validate that ranges over a map must sort
+// what it reports for the list to be the same on every run. Add records
+// nothing when the same problem was recorded already. It also records
+// nothing when Load found the field's own value invalid (a value that did
+// not parse, or that broke a rule of its tags), so that a check on a value
+// that was never set is not reported. The message must not contain a
+// secret's value.
 func (p *Problems) Add(path, format string, args ...any) {
-	if p.seen[path] {
+	if p.invalid[path] {
 		return
 	}
-	p.seen[path] = true
 	key, line := path, 0
 	if l, ok := p.fields[path]; ok {
 		key, line = l.displayKey(), l.line
 	}
-	p.list = append(p.list, Problem{Key: key, Line: line, Message: fmt.Sprintf(format, args...)})
+	p.record(path, Problem{Key: key, Line: line, Message: fmt.Sprintf(format, args...)})
 }
 
 // Has reports whether a problem was recorded for path.
-func (p *Problems) Has(path string) bool { return p.seen[path] }
+func (p *Problems) Has(path string) bool { return p.paths[path] }
 
 // Len returns the number of problems recorded.
 func (p *Problems) Len() int { return len(p.list) }
 
-// add records a problem of a known field.
+// add records a problem of a known field's own value.
 func (p *Problems) add(l *leaf, message string) {
-	if p.seen[l.path] {
-		return
-	}
-	p.seen[l.path] = true
-	p.list = append(p.list, Problem{Key: l.displayKey(), Line: l.line, Message: message})
+	p.invalid[l.path] = true
+	p.record(l.path, Problem{Key: l.displayKey(), Line: l.line, Message: message})
 }
 
 // addAt records a problem found in the file at a path that names no
 // field, such as an unknown key.
 func (p *Problems) addAt(path string, line int, message string) {
-	if p.seen[path] {
+	p.invalid[path] = true
+	p.record(path, Problem{Key: path, Line: line, Message: message})
+}
+
+// record appends problem to the list unless it is there already.
+func (p *Problems) record(path string, problem Problem) {
+	p.paths[path] = true
+	if p.listed[problem] {
 		return
 	}
-	p.seen[path] = true
-	p.list = append(p.list, Problem{Key: path, Line: line, Message: message})
+	p.listed[problem] = true
+	p.list = append(p.list, problem)
 }

@@ -284,7 +284,7 @@ func (l *leaf) mismatch(text string, err error) string {
 
 // check applies the field's own constraints to its final value.
 func (ld *loader) check(l *leaf) {
-	if ld.probs.seen[l.path] {
+	if ld.probs.invalid[l.path] {
 		return
 	}
 	empty := l.v.IsZero() || (l.v.Kind() == reflect.Slice || l.v.Kind() == reflect.Map) && l.v.Len() == 0

@@ -90,7 +90,7 @@ func (ld *loader) decodeStruct(n *yaml.Node, v reflect.Value, s *structSpec, pre
 		}
 		path := joinPath(prefix, k.Value)
 		if line, dup := firstLine[k.Value]; dup {
-			ld.probs.addAt(path, k.Line, fmt.Sprintf("is given twice, first on line %d", line))
+			ld.probs.addAt(path, k.Line, fmt.Sprintf("is given more than once, first on line %d; keep one", line))
 			continue
 		}
 		firstLine[k.Value] = k.Line
