@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,16 +75,33 @@ func (c *Config) mongo() mongodb.Config {
 // The connector's problems are named by their YAML key here, the
 // variable's name in lower case, so that a problem names the variable or
 // the file's key and line, wherever the value came from.
+//
+// mongodb.Config.Validate reports the problems of MONGODB_COLLECTIONS in
+// the random order of a Go map, so the problems of each key are sorted by
+// message, for the list to be the same on every run. The keys keep the
+// order of their first problem.
 func (c *Config) Validate(p *config.Problems) {
 	c.Config.Validate(p)
 
+	var keys []string
+	messages := make(map[string][]string)
 	for _, err := range unjoin(c.mongo().Validate()) {
+		key, message := "mongodb", err.Error()
 		var ce *mongodb.ConfigError
 		if errors.As(err, &ce) && ce.Env != "" {
-			p.Add(strings.ToLower(ce.Env), "%s", ce.Problem)
-			continue
+			key, message = strings.ToLower(ce.Env), ce.Problem
 		}
-		p.Add("mongodb", "%v", err)
+		if _, seen := messages[key]; !seen {
+			keys = append(keys, key)
+		}
+		messages[key] = append(messages[key], message)
+	}
+
+	for _, key := range keys {
+		slices.Sort(messages[key])
+		for _, message := range messages[key] {
+			p.Add(key, "%s", message)
+		}
 	}
 }
 

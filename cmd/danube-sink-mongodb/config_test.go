@@ -166,6 +166,42 @@ func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 	}
 }
 
+// TestLoadReportsEveryProblemOfKey sets several bad values in a list and
+// in a map setting, and expects each named, in the same order on every
+// run, so that a user fixing one problem does not meet the next on the
+// following run.
+func TestLoadReportsEveryProblemOfKey(t *testing.T) {
+	env := validEnv()
+	env["DANUBE_TOPIC"] = "default/first,/default/sec.ond"
+	env["MONGODB_COLLECTIONS"] = "/default/a=bad$one,/default/b=bad$two,/default/c=bad$three,/default/d=bad$four"
+
+	var first string
+	for run := range 20 {
+		_, err := loadConfig("", envOf(env))
+		var all strings.Builder
+		for _, p := range problemsOf(t, err) {
+			all.WriteString(p.String() + "\n")
+		}
+		if run == 0 {
+			first = all.String()
+			continue
+		}
+		if all.String() != first {
+			t.Fatalf("run %d listed the problems in another order:\n%s\nthe first run:\n%s", run, all.String(), first)
+		}
+	}
+
+	for _, want := range []string{"default/first", "sec.ond", "bad$one", "bad$two", "bad$three", "bad$four"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("no problem names %q; the problems:\n%s", want, first)
+		}
+	}
+	a, b := strings.Index(first, "bad$one"), strings.Index(first, "bad$two")
+	if a > b {
+		t.Errorf("the problems of /default/a come after those of /default/b:\n%s", first)
+	}
+}
+
 // TestLoadEnvOverridesFile reads a YAML file with flat keys, the
 // variables' names in lower case, and lets the environment override it.
 func TestLoadEnvOverridesFile(t *testing.T) {
