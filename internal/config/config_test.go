@@ -276,6 +276,48 @@ func TestLoadKeepsSecretsOutOfProblems(t *testing.T) {
 	}
 }
 
+// quotingText is a type whose UnmarshalText error quotes its input, as
+// many do.
+type quotingText string
+
+func (q *quotingText) UnmarshalText(b []byte) error {
+	if strings.HasPrefix(string(b), "ok-") {
+		*q = quotingText(b)
+		return nil
+	}
+	return fmt.Errorf("%q does not start with ok-", b)
+}
+
+func TestLoadKeepsSecretsOutOfParseErrors(t *testing.T) {
+	type secretConfig struct {
+		Key     quotingText       `env:"S_KEY" yaml:"key" secret:"true"`
+		Headers map[string]string `env:"S_HEADERS" yaml:"headers" secret:"true"`
+		Nested  map[string]string `yaml:"nested" secret:"true"`
+	}
+	const secret = "hunter2-very-secret"
+	path := writeFile(t, "nested:\n  "+secret+": [x]\n")
+	var cfg secretConfig
+	err := Load(&cfg, Source{File: path, Lookup: env(map[string]string{
+		"S_KEY":     secret,
+		"S_HEADERS": secret + "=a," + secret + "=b",
+	})})
+	if err == nil {
+		t.Fatal("Load accepted invalid secrets")
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("the error shows the secret: %v", err)
+	}
+	got := problems(t, err)
+	want := []string{
+		"nested (line 2): each value must be a single value, got a list",
+		"S_KEY: must be a valid value",
+		"S_HEADERS: must be a comma-separated list of key=value pairs",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+}
+
 func TestLoadReadsListOfStructs(t *testing.T) {
 	path := writeFile(t, `
 url: u

@@ -269,6 +269,10 @@ func (ld *loader) set(l *leaf, text string) {
 func (l *leaf) mismatch(text string, err error) string {
 	var msg string
 	switch {
+	case l.secret:
+		// The parse error can quote the text: a TextUnmarshaler's own
+		// message, or the key of a key=value pair.
+		msg = "must be " + l.want()
 	case errors.Is(err, errNotText):
 		msg = "must be " + l.want()
 	case reflect.PointerTo(l.typ).Implements(textUnmarshalerType):
