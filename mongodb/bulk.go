@@ -44,7 +44,7 @@ type batchWrite struct {
 	pending  []int
 	posError []int
 	dups     []int
-	probes   []int
+	reads    []int
 
 	// stopped is the cause that ended the batch early, or nil.
 	stopped error

@@ -51,6 +51,14 @@ type Sink struct {
 	// below the server's limit; tests set it to split a batch.
 	maxChunkDocs int
 
+	// readBackIDs, when positive, caps the _ids of one read-back query
+	// below maxReadBackIDs. Tests set it to split a read-back.
+	readBackIDs int
+	// readBackFault, when set by a test, runs before each read-back query
+	// of a bulk request, with the query's index from 0. An error it returns
+	// fails that query without sending it.
+	readBackFault func(query int) error
+
 	// writers holds the buffers of Write calls, one *batchWrite per
 	// concurrent call, reused from batch to batch.
 	writers sync.Pool
