@@ -3,7 +3,9 @@ package mongodb
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -242,7 +244,8 @@ func (c Config) Validate() error {
 	} else if problem := checkCollectionName(c.Database, c.Collection); problem != "" {
 		add("collection", EnvCollection, "%s", problem)
 	}
-	for topic, coll := range c.Collections {
+	for _, topic := range slices.Sorted(maps.Keys(c.Collections)) { // a stable order of problems
+		coll := c.Collections[topic]
 		if topic == "" {
 			add("collections", EnvCollections, "a mapping has an empty topic")
 		}

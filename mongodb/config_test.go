@@ -110,3 +110,28 @@ func TestUnacknowledgedWriteConcernRejected(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateOrdersCollectionProblemsByTopic: the topics of a
+// Collections map come out in sorted order, so that the same config gives
+// the same error on every run.
+func TestValidateOrdersCollectionProblemsByTopic(t *testing.T) {
+	cfg := validConfig()
+	cfg.Collections = map[string]string{"/default/d": "$d", "/default/b": "$b", "/default/a": "$a", "/default/c": "$c"}
+	var first string
+	for i := range 20 {
+		err := cfg.Validate()
+		if err == nil {
+			t.Fatal("Validate = nil, want a problem per bad collection")
+		}
+		msg := err.Error()
+		if i == 0 {
+			first = msg
+			a, b := strings.Index(msg, "/default/a"), strings.Index(msg, "/default/d")
+			if a < 0 || b < 0 || a > b {
+				t.Fatalf("Validate = %v, want /default/a named before /default/d", err)
+			}
+		} else if msg != first {
+			t.Fatalf("run %d gave\n%v\nrun 0 gave\n%v", i, msg, first)
+		}
+	}
+}
