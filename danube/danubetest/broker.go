@@ -16,7 +16,8 @@ import (
 )
 
 // Broker is an in-process Danube broker serving the client protocol on one
-// port of 127.0.0.1 and the admin protocol on another. Create one with New,
+// port of 127.0.0.1 and the admin protocol on another, or on the addresses
+// that WithAddr and WithAdminAddr set. Create one with New,
 // Start, NewCluster or StartCluster; the zero value is not usable. Its
 // methods are safe for concurrent use.
 type Broker struct {
@@ -43,8 +44,8 @@ type Broker struct {
 // ErrClosed is returned by Restart after Close.
 var ErrClosed = errors.New("danubetest: broker closed")
 
-// New starts a broker on free ports of 127.0.0.1 and returns it once it
-// accepts calls. The caller must call Close. Programs use New; tests use
+// New starts a broker on free ports of 127.0.0.1, or on the addresses that
+// WithAddr and WithAdminAddr set, and returns it once it accepts calls. The caller must call Close. Programs use New; tests use
 // Start, which closes the broker when the test ends.
 func New(opts ...Option) (*Broker, error) {
 	o := defaultOptions()
@@ -79,6 +80,12 @@ func newBroker(o options, md *metadata) (*Broker, error) {
 	}
 	if o.maxMessageSize < 0 {
 		return nil, fmt.Errorf("invalid max message size %d: must not be negative", o.maxMessageSize)
+	}
+	if err := checkListenAddr("WithAddr", o.addr); err != nil {
+		return nil, err
+	}
+	if err := checkListenAddr("WithAdminAddr", o.adminAddr); err != nil {
+		return nil, err
 	}
 	if md == nil {
 		md = newMetadata(o.namespaces)
@@ -117,7 +124,7 @@ func (b *Broker) start() error {
 
 	clientAddr, adminAddr := b.clientAddr, b.adminAddr
 	if clientAddr == "" {
-		clientAddr, adminAddr = "127.0.0.1:0", "127.0.0.1:0"
+		clientAddr, adminAddr = listenAddr(b.opts.addr), listenAddr(b.opts.adminAddr)
 	}
 	clientLis, err := net.Listen("tcp", clientAddr)
 	if err != nil {
@@ -144,6 +151,33 @@ func (b *Broker) start() error {
 	return nil
 }
 
+// checkListenAddr rejects an address option that is not host:port, or
+// whose host is missing or unspecified (0.0.0.0, ::). The broker advertises
+// its own address to clients in topic lookups, so the host must be one they
+// can dial.
+func checkListenAddr(option, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("invalid %s address %q: %v; use host:port, such as 127.0.0.1:6650", option, addr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return fmt.Errorf("invalid %s address %q: the broker advertises it to clients, so it needs a host they can dial, such as 127.0.0.1", option, addr)
+	}
+	return nil
+}
+
+// listenAddr returns the address to listen on for an address option:
+// addr itself, or a free port of 127.0.0.1 when it is empty.
+func listenAddr(addr string) string {
+	if addr == "" {
+		return "127.0.0.1:0"
+	}
+	return addr
+}
+
 func withScheme(url string) string {
 	if strings.Contains(url, "://") {
 		return url
@@ -151,15 +185,15 @@ func withScheme(url string) string {
 	return "http://" + url
 }
 
-// URL returns the client URL, "http://127.0.0.1:<port>". It stays the same
-// across Stop and Restart.
+// URL returns the client URL, "http://" followed by Addr, such as
+// "http://127.0.0.1:<port>". It stays the same across Stop and Restart.
 func (b *Broker) URL() string { return b.brokerURL }
 
-// AdminURL returns the admin URL, "http://127.0.0.1:<port>".
+// AdminURL returns the admin URL, "http://" followed by AdminAddr.
 func (b *Broker) AdminURL() string { return "http://" + b.adminAddr }
 
-// Addr returns the client address without a scheme, "127.0.0.1:<port>",
-// ready for grpc.NewClient.
+// Addr returns the client address without a scheme, such as
+// "127.0.0.1:<port>", ready for grpc.NewClient.
 func (b *Broker) Addr() string { return b.clientAddr }
 
 // AdminAddr returns the admin address without a scheme.

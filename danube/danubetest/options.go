@@ -27,6 +27,8 @@ type options struct {
 	maxMessageSize int
 	connectURL     string
 	logger         *slog.Logger
+	addr           string // client listen address, empty for a free port
+	adminAddr      string // admin listen address, empty for a free port
 }
 
 func defaultOptions() options {
@@ -93,4 +95,20 @@ func WithConnectURL(url string) Option {
 // discards them.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.logger = l }
+}
+
+// WithAddr makes the broker serve the client protocol on addr, a host:port
+// such as "127.0.0.1:6650", the real broker's client port. Port 0 picks a
+// free port. The default is a free port of 127.0.0.1. New fails when addr
+// cannot be listened on, and NewCluster rejects it for more than one broker,
+// which cannot share an address.
+func WithAddr(addr string) Option {
+	return func(o *options) { o.addr = addr }
+}
+
+// WithAdminAddr makes the broker serve the admin protocol on addr, a
+// host:port such as "127.0.0.1:50051", the real broker's admin port. It
+// follows the rules of WithAddr.
+func WithAdminAddr(addr string) Option {
+	return func(o *options) { o.adminAddr = addr }
 }

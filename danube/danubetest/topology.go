@@ -22,6 +22,9 @@ func NewCluster(n int, opts ...Option) ([]*Broker, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if n > 1 && (o.addr != "" || o.adminAddr != "") {
+		return nil, fmt.Errorf("invalid options for a cluster of %d brokers: WithAddr and WithAdminAddr would give every broker the same address; leave them unset", n)
+	}
 	md := newMetadata(o.namespaces)
 	brokers := make([]*Broker, 0, n)
 	closeAll := func() {
