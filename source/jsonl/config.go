@@ -26,7 +26,7 @@ type Config struct {
 	// KeyField names the top-level JSON field whose value is the routing
 	// key; empty sets no key.
 	KeyField string `env:"JSONL_KEY_FIELD" yaml:"jsonl_key_field"`
-	// PositionAttributes adds the attributes jsonl.offset and jsonl.line
+	// PositionAttributes adds the attributes jsonl-offset and jsonl-line
 	// to each message.
 	PositionAttributes bool `env:"JSONL_POSITION_ATTRIBUTES" yaml:"jsonl_position_attributes" default:"true"`
 }

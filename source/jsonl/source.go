@@ -24,10 +24,13 @@ const (
 )
 
 // The attributes that Options.PositionAttributes adds to each record, so
-// that a consumer can recognise a line published twice.
+// that a consumer can recognise a line published twice. Their names contain
+// no '.', because a sink that stores attributes as document fields, such
+// as the MongoDB sink, would otherwise write keys that MongoDB-compatible
+// servers like FerretDB reject.
 const (
-	AttrOffset = "jsonl.offset" // byte offset of the line's first byte
-	AttrLine   = "jsonl.line"   // line number, from 1
+	AttrOffset = "jsonl-offset" // byte offset of the line's first byte
+	AttrLine   = "jsonl-line"   // line number, from 1
 )
 
 // Options configures a Source.

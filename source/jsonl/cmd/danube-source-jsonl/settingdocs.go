@@ -27,7 +27,7 @@ var settingDocs = map[string]string{
 	"JSONL_KEY_FIELD":            "JSONL_KEY_FIELD names the top-level JSON field whose value is the routing key; empty sets no key.",
 	"JSONL_MAX_LINE_BYTES":       "JSONL_MAX_LINE_BYTES bounds a line.",
 	"JSONL_MAX_RECORDS_PER_POLL": "JSONL_MAX_RECORDS_PER_POLL bounds the lines read by one poll.",
-	"JSONL_POSITION_ATTRIBUTES":  "JSONL_POSITION_ATTRIBUTES adds the attributes jsonl.offset and jsonl.line to each message.",
+	"JSONL_POSITION_ATTRIBUTES":  "JSONL_POSITION_ATTRIBUTES adds the attributes jsonl-offset and jsonl-line to each message.",
 	"LOG_LEVEL":                  "LOG_LEVEL is debug, info, warn or error.",
 	"MAX_IN_FLIGHT":              "MAX_IN_FLIGHT bounds the sends in flight per topic; 1 keeps the connector's order in the topic.",
 	"MAX_RETRIES":                "MAX_RETRIES is how many times a failed send is retried before the run stops, and how many Poll failures in a row are retried.",
