@@ -107,17 +107,43 @@ func (s scrubber) scrub(err error) error {
 		return nil
 	}
 	msg := err.Error()
-	found := false
+	// Mark every byte that belongs to an occurrence of any secret in the
+	// original message, then replace each run of marked bytes. Replacing
+	// secret by secret would miss a secret that another one's replacement
+	// cut, such as a password that starts with the user name.
+	var hidden []bool
 	for _, secret := range s.secrets {
-		if strings.Contains(msg, secret) {
-			msg = strings.ReplaceAll(msg, secret, redactedUserInfo)
-			found = true
+		for from := 0; ; {
+			i := strings.Index(msg[from:], secret)
+			if i < 0 {
+				break
+			}
+			if hidden == nil {
+				hidden = make([]bool, len(msg))
+			}
+			start := from + i
+			for j := start; j < start+len(secret); j++ {
+				hidden[j] = true
+			}
+			from = start + 1
 		}
 	}
-	if !found {
+	if hidden == nil {
 		return err
 	}
-	return &redactedError{msg: msg}
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		if !hidden[i] {
+			b.WriteByte(msg[i])
+			i++
+			continue
+		}
+		b.WriteString(redactedUserInfo)
+		for i < len(msg) && hidden[i] {
+			i++
+		}
+	}
+	return &redactedError{msg: b.String()}
 }
 
 // redactedError is an error whose message had secrets removed.

@@ -172,3 +172,24 @@ func TestHealthPingsServer(t *testing.T) {
 		t.Errorf("Health after Close = %v, want ErrNotOpen", err)
 	}
 }
+
+// TestScrubHidesOverlappingSecrets: a secret that starts with another one
+// (here the password begins with the user name) or overlaps it must be
+// hidden whole, whatever order the secrets were collected in.
+func TestScrubHidesOverlappingSecrets(t *testing.T) {
+	uri := "mongodb://abc@db:27017/?authMechanism=MONGODB-OIDC&authMechanismProperties=ENVIRONMENT:abcSECRETTAIL"
+	s := newScrubber(uri)
+	for _, msg := range []string{
+		`the abcSECRETTAIL "ENVIRONMENT" is not supported`,
+		"user abc, value abcSECRETTAIL, again abc",
+		"joined abcSECRETTAILabc",
+	} {
+		got := s.scrub(errors.New(msg)).Error()
+		if strings.Contains(got, "SECRET") || strings.Contains(got, "TAIL") || strings.Contains(got, "abc") {
+			t.Errorf("scrub(%q) = %q, still shows part of a secret", msg, got)
+		}
+	}
+	if got := s.scrub(errors.New("user abc failed")).Error(); got != "user xxxxx failed" {
+		t.Errorf("scrub = %q, want %q", got, "user xxxxx failed")
+	}
+}
