@@ -415,6 +415,9 @@ func TestLoadReportsFileProblems(t *testing.T) {
 		{"duplicate key", func(t *testing.T) string { return writeFile(t, "url: a\nurl: b\n") }, "is given more than once, first on line 1; keep one"},
 		{"list for a value", func(t *testing.T) string { return writeFile(t, "url: [a]\n") }, "must be a valid value, got a list"},
 		{"value for a list", func(t *testing.T) string { return writeFile(t, "routes: x\n") }, "must be a list of mappings, got a single value"},
+		{"second document", func(t *testing.T) string { return writeFile(t, "url: a\n---\nname: [unclosed\n") }, "is not valid YAML"},
+		{"second document with settings", func(t *testing.T) string { return writeFile(t, "url: a\n---\nname: n\n") }, "holds more than one YAML document"},
+		{"map key twice", func(t *testing.T) string { return writeFile(t, "labels:\n  a: x\n  a: y\n") }, "has the key a given twice, the second time on line 3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -655,5 +658,19 @@ func TestCheckFlagsZeroNumbers(t *testing.T) {
 	valid.URL = "http://broker"
 	if err := Check(&valid); err != nil {
 		t.Errorf("Check of a defaulted configuration: %v", err)
+	}
+}
+
+// TestLoadAcceptsOneDocumentWithMarkers: a file that opens with '---',
+// ends with '...', or ends with an empty document still holds one
+// document of settings.
+func TestLoadAcceptsOneDocumentWithMarkers(t *testing.T) {
+	for _, file := range []string{"---\nname: n\n", "name: n\n...\n", "# settings\n---\nname: n\n", "name: n\n---\n", "name: n\n---\n# nothing\n"} {
+		var cfg testConfig
+		if err := Load(&cfg, Source{File: writeFile(t, file), Lookup: env(map[string]string{"TEST_URL": "u"})}); err != nil {
+			t.Errorf("Load(%q) = %v", file, err)
+		} else if cfg.Name != "n" {
+			t.Errorf("Load(%q) read name %q, want n", file, cfg.Name)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"reflect"
@@ -31,11 +32,34 @@ func (ld *loader) readFile(path string, v reflect.Value, s *structSpec) {
 		return
 	}
 
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) { // only comments or document markers
+			return
+		}
 		line, message := describeYAMLError(err)
 		ld.probs.addAt(path, line, "is not valid YAML: "+message)
 		return
+	}
+	// A second document would be ignored by a plain decode, and with it
+	// whatever settings or mistakes it holds: refuse it.
+	// An empty document, as after a closing '---', is fine.
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			line, message := describeYAMLError(err)
+			ld.probs.addAt(path, line, "is not valid YAML: "+message)
+			return
+		}
+		if len(next.Content) > 0 && !isNull(next.Content[0]) {
+			ld.probs.addAt(path, next.Line, "holds more than one YAML document: put every setting in one document, without a '---' line between them")
+			return
+		}
 	}
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		ld.decodeStruct(doc.Content[0], v, s, "")
@@ -181,7 +205,16 @@ func (ld *loader) decodeLeaf(n *yaml.Node, l *leaf) {
 				ld.probs.add(l, fmt.Sprintf("the value of %s must be a single value, got %s", k.Value, nodeKind(val)))
 				return
 			}
-			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), reflect.ValueOf(val.Value).Convert(t.Elem()))
+			key := reflect.ValueOf(k.Value).Convert(t.Key())
+			if m.MapIndex(key).IsValid() {
+				if l.secret {
+					ld.probs.add(l, fmt.Sprintf("has a key given twice, the second time on line %d; keep one", k.Line))
+				} else {
+					ld.probs.add(l, fmt.Sprintf("has the key %s given twice, the second time on line %d; keep one", k.Value, k.Line))
+				}
+				return
+			}
+			m.SetMapIndex(key, reflect.ValueOf(val.Value).Convert(t.Elem()))
 		}
 		l.v.Set(m)
 	default:
