@@ -93,6 +93,12 @@ type RecordError struct {
 // record of the batch that it does not name was written. A connector
 // returns it from Write when only some records failed, so that the runtime
 // acks the written ones and retries, dead-letters or nacks only the rest.
+//
+// Several BatchErrors joined with errors.Join, one per sub-batch for
+// instance, count as one listing all their failures, and the indexes must
+// then be distinct across them. A BatchError joined with an error of
+// another kind makes the whole batch fail, since that error does not say
+// which records it concerns.
 type BatchError struct {
 	// Failures lists the records that were not written, each at most
 	// once. An empty list, an index out of range or an index given twice

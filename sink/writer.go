@@ -268,9 +268,17 @@ func (w *Writer) recordLag(ctx context.Context) {
 // the chain (as text only): the mark of a record that the report cannot
 // place must not decide the whole batch's fate. A *BatchError that lists
 // no failure is an error like any other, retried unless marked.
+//
+// The connector may report several *BatchError joined, one per
+// collection for instance: their failures are taken together. A
+// *BatchError joined with an error of another kind does not say what
+// that error means for the batch, so the whole batch is retried too.
 func (w *Writer) translate(err error) error {
-	var be *BatchError
-	if errors.As(err, &be) && len(be.Failures) > 0 {
+	be, problem := collectBatchErrors(err)
+	if problem != "" {
+		return fmt.Errorf("the connector reported a BatchError joined with %s, so the whole batch is retried: %v", problem, err)
+	}
+	if be != nil && len(be.Failures) > 0 {
 		if problem := be.problem(len(w.recs)); problem != "" {
 			return fmt.Errorf("the connector reported an invalid BatchError (%s), so the whole batch is retried: %v", problem, err)
 		}
@@ -325,4 +333,50 @@ func classifyForMetrics(err error) otel.ErrorClass {
 		return otel.ClassInvalidData
 	}
 	return otel.ClassRetryable
+}
+
+// collectBatchErrors returns the failures of every *BatchError in err's
+// tree as one *BatchError, nil when there is none. problem is not empty
+// when err joins a *BatchError with an error of another kind, which
+// leaves unsaid what that error means for the records.
+func collectBatchErrors(err error) (all *BatchError, problem string) {
+	var found []*BatchError
+	other := false
+	var walk func(error)
+	walk = func(e error) {
+		if be, ok := e.(*BatchError); ok {
+			found = append(found, be)
+			return
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, c := range u.Unwrap() {
+				if c != nil {
+					walk(c)
+				}
+			}
+		case interface{ Unwrap() error }:
+			if c := u.Unwrap(); c != nil {
+				walk(c)
+				return
+			}
+			other = true
+		default:
+			other = true
+		}
+	}
+	walk(err)
+	switch {
+	case len(found) == 0:
+		return nil, ""
+	case other: // only a join can hold a BatchError and another error
+		return nil, "an error of another kind"
+	case len(found) == 1:
+		return found[0], ""
+	}
+	all = &BatchError{}
+	for _, be := range found {
+		all.Failures = append(all.Failures, be.Failures...)
+	}
+	return all, ""
 }
