@@ -58,12 +58,14 @@ func newRoute(rt *Runtime, cfg Route) (*route, error) {
 	}
 	r.inst = inst
 
+	observer := inst.StageObserver()
+	observer.Settled = r.warnFailures(observer.Settled)
 	r.pipe = stage.New(r.name, stage.Options{
 		MaxInFlight:      rt.opts.MaxInFlight,
 		MaxInFlightBytes: rt.opts.MaxInFlightBytes,
 		DrainTimeout:     rt.cfg.DrainTimeout,
 		Clock:            rt.clk,
-		Observer:         inst.StageObserver(),
+		Observer:         observer,
 		Logger:           rt.log,
 		// The pipeline's supervisor runs nested in the runtime's, whose
 		// hooks receive its events too.
@@ -97,6 +99,25 @@ func newRoute(rt *Runtime, cfg Route) (*route, error) {
 		return nil, fmt.Errorf("route %s: %w", r.label, err)
 	}
 	return r, nil
+}
+
+// warnFailures returns the pipeline's Settled observer: next, if set,
+// then a warning from the route's Source when messages were nacked or
+// dead-lettered. A stage calls it once per chunk it settled, after
+// settling every message of the chunk, so the ack stage warns once per
+// written batch.
+func (r *route) warnFailures(next func(stage string, acked, nacked, deadLettered int)) func(string, int, int, int) {
+	return func(stage string, acked, nacked, deadLettered int) {
+		if next != nil {
+			next(stage, acked, nacked, deadLettered)
+		}
+		if nacked == 0 && deadLettered == 0 {
+			return
+		}
+		if src := r.current(); src != nil {
+			src.warnFailures()
+		}
+	}
 }
 
 // nameEscaper percent-encodes the characters that routeName must not
@@ -181,7 +202,7 @@ func (r *route) Run(ctx context.Context) error {
 		Connector:       rt.cfg.ConnectorName,
 		Logger:          rt.log,
 		Instrumentation: r.inst,
-	}, rt.forceCtx())
+	}, rt.forceCtx(), false)
 	r.setCurrent(src)
 	defer r.setCurrent(nil)
 

@@ -67,7 +67,41 @@ type settlement struct {
 	kind   settleKind
 	delay  time.Duration
 	reason string
+	// routine marks a nack that is no failure, such as that of a message
+	// received after the pipeline stopped: it is left out of failures.
+	routine bool
 }
+
+// failures is the count of records dead-lettered and nacked since the
+// last warning about them, with the reason of the first of each kind.
+type failures struct {
+	deadLettered, nacked       int
+	firstDeadLetter, firstNack string
+}
+
+// add counts s, unless it is an ack or a routine nack.
+func (f *failures) add(s *settlement, dlq bool) {
+	switch {
+	case s.kind == settleAck || s.routine:
+	case s.kind == settleDeadLetter && dlq:
+		if f.deadLettered == 0 {
+			f.firstDeadLetter = s.reason
+		}
+		f.deadLettered++
+	default:
+		if f.nacked == 0 {
+			f.firstNack = s.reason
+			if s.kind == settleDeadLetter {
+				f.firstNack = noDeadLetterTopic + s.reason
+			}
+		}
+		f.nacked++
+	}
+}
+
+// noDeadLetterTopic starts the reason of a record nacked because a stage
+// dead-lettered it and the source has no dead-letter topic.
+const noDeadLetterTopic = "invalid data, and no dead-letter topic is configured: "
 
 // settler sends the settlements of one source to the broker from a
 // goroutine of its own: acks and nacks through the consumer's
@@ -83,8 +117,13 @@ type settler struct {
 	queue  []settlement
 	spare  []settlement
 	closed bool
+	failed failures // since the last warning, guarded by mu
 	wake   chan struct{}
 	done   chan struct{}
+	// warnWhenIdle makes run warn of the failures whenever the queue is
+	// empty. A route's Source leaves it false: its route warns once per
+	// settled batch instead (see route.warnFailures).
+	warnWhenIdle bool
 
 	inFlight  sync.WaitGroup // calls to the broker not yet completed
 	ackFailed atomic.Int64   // acks and nacks that failed
@@ -109,6 +148,9 @@ func (st *settler) push(s settlement) {
 		return
 	}
 	st.queue = append(st.queue, s)
+	if s.kind != settleAck {
+		st.failed.add(&s, st.src.opts.DeadLetter != nil)
+	}
 	st.mu.Unlock()
 	select {
 	case st.wake <- struct{}{}:
@@ -148,6 +190,9 @@ func (st *settler) run() {
 			st.inFlight.Wait()
 			return
 		}
+		if st.warnWhenIdle {
+			st.src.warnFailures()
+		}
 		<-st.wake
 	}
 }
@@ -186,7 +231,7 @@ func (st *settler) deadLetter(d *delivery, reason string) {
 	cons, dlq := src.cons, src.opts.DeadLetter
 	if dlq == nil {
 		st.inFlight.Add(1)
-		cons.NackAsync(d.msg, 0, "invalid data, and no dead-letter topic is configured: "+reason, st.callback)
+		cons.NackAsync(d.msg, 0, noDeadLetterTopic+reason, st.callback)
 		return
 	}
 
@@ -205,6 +250,16 @@ func (st *settler) deadLetter(d *delivery, reason string) {
 		}
 		cons.NackAsync(d.msg, 0, "dead-letter publish failed: "+err.Error(), st.callback)
 	})
+}
+
+// takeFailures returns the failures counted since the last call, and
+// starts counting anew.
+func (st *settler) takeFailures() failures {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	f := st.failed
+	st.failed = failures{}
+	return f
 }
 
 // deadLetterTimeout bounds one publish to the dead-letter topic, retries

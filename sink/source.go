@@ -30,7 +30,10 @@ type SourceOptions struct {
 
 	// Logger receives the first failure of an acknowledgement and of a
 	// dead-letter publish as it happens, and their counts at Close, never
-	// one line per record. Nil means slog.Default().
+	// one line per record. It also receives a warning with the count and
+	// the first reason of the records dead-lettered or nacked, each time
+	// the Source has sent every settlement queued, so about once per
+	// batch. Nil means slog.Default().
 	Logger *slog.Logger
 
 	// Instrumentation, when set, counts the records received and those
@@ -73,12 +76,14 @@ type Source struct {
 // goroutine that sends settlements to the broker; Close stops it. It
 // panics if cons is nil.
 func NewSource(cons *danube.Consumer, opts SourceOptions) *Source {
-	return newSource(cons, opts, context.Background())
+	return newSource(cons, opts, context.Background(), true)
 }
 
 // newSource is NewSource with the parent context of dead-letter
-// publishes: the runtime's, which Force cancels.
-func newSource(cons *danube.Consumer, opts SourceOptions, sends context.Context) *Source {
+// publishes: the runtime's, which Force cancels. warnWhenIdle makes the
+// settling goroutine warn of failures whenever it has sent what was
+// queued. A route sets it false, because it warns once per batch itself.
+func newSource(cons *danube.Consumer, opts SourceOptions, sends context.Context, warnWhenIdle bool) *Source {
 	if cons == nil {
 		panic("sink: NewSource given a nil consumer")
 	}
@@ -93,6 +98,7 @@ func newSource(cons *danube.Consumer, opts SourceOptions, sends context.Context)
 	}
 	s.sends, s.cancelSends = context.WithCancelCause(sends)
 	s.settler = newSettler(s)
+	s.settler.warnWhenIdle = warnWhenIdle
 	go s.settler.run()
 	return s
 }
@@ -192,6 +198,7 @@ func (s *Source) Close(ctx context.Context) error {
 	}
 	s.cancelSends(nil)
 
+	s.warnFailures()
 	if n := st.ackFailed.Load(); n > 0 {
 		s.log.Warn("acknowledgements failed; the broker delivers those messages again",
 			"source", s.label, "failed", n)
@@ -207,6 +214,26 @@ func (s *Source) Close(ctx context.Context) error {
 	return nil
 }
 
+// warnFailures logs one warning for the records dead-lettered and one for
+// those nacked since the last call, each with the count and the first
+// reason, and nothing when there were none. A reason is the text of the
+// connector's error, which also travels in the AttrFailureReason of a
+// dead letter. Keeping secrets out of it is the connector's part: the
+// MongoDB connector scrubs the connection string's credentials from its
+// errors.
+func (s *Source) warnFailures() {
+	f := s.settler.takeFailures()
+	if f.deadLettered > 0 {
+		s.log.Warn("records dead-lettered",
+			"route", s.label, "dead_letter_topic", s.opts.DeadLetter.Topic(),
+			"records", f.deadLettered, "first_reason", f.firstDeadLetter)
+	}
+	if f.nacked > 0 {
+		s.log.Warn("records nacked; the broker delivers them again",
+			"route", s.label, "records", f.nacked, "first_reason", f.firstNack)
+	}
+}
+
 // nackBuffered nacks the messages the consumer has buffered, in one pass:
 // nacked messages may come back at once. A message that arrives later,
 // while the consumer closes, is delivered again by the broker when the
@@ -218,7 +245,7 @@ func (s *Source) nackBuffered() {
 	for {
 		n, err := s.cons.ReceiveBatch(done, buf)
 		for _, msg := range buf[:n] {
-			newDelivery(s, msg).Nack(0, leftOver)
+			s.settler.push(settlement{d: newDelivery(s, msg), kind: settleNack, reason: leftOver, routine: true})
 		}
 		clear(buf[:n])
 		if n < len(buf) || err != nil {
