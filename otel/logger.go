@@ -35,13 +35,26 @@ func ParseLevel(s string) (slog.Level, error) {
 // as a URL with one, such as a MongoDB connection string. This does not
 // see inside errors or messages: code must still keep secrets out of what
 // it logs.
+//
+// It writes a time.Duration as its String form, such as "1.5s" or
+// "102.47ms", where slog's JSON handler writes nanoseconds.
 func NewLogger(level string, w io.Writer) (*slog.Logger, error) {
 	lvl, err := ParseLevel(level)
 	if err != nil {
 		return nil, err
 	}
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: redactAttr})
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: replaceAttr})
 	return slog.New(h), nil
+}
+
+// replaceAttr is the ReplaceAttr of NewLogger's handler: it redacts
+// secrets, then writes durations readably.
+func replaceAttr(groups []string, a slog.Attr) slog.Attr {
+	a = redactAttr(groups, a)
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
 
 // secretKeys are the words that mark an attribute key as naming a secret.
@@ -50,7 +63,8 @@ var secretKeys = []string{"password", "passwd", "secret", "token", "credential",
 // Redacted replaces the value of an attribute that names a secret.
 const Redacted = "REDACTED"
 
-// redactAttr is the ReplaceAttr of NewLogger's handler.
+// redactAttr replaces the value of an attribute whose key names a secret,
+// and the password of a URL in a string value.
 func redactAttr(_ []string, a slog.Attr) slog.Attr {
 	key := strings.ToLower(a.Key)
 	for _, s := range secretKeys {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/danube-messaging/danube-connect-go/otel"
 )
@@ -110,5 +111,56 @@ func TestNewLoggerKeepsErrorsReadable(t *testing.T) {
 	log.Error("write failed", "error", errors.New("connection reset"))
 	if !strings.Contains(buf.String(), `"error":"connection reset"`) {
 		t.Errorf("line %s lacks the error text", buf.String())
+	}
+}
+
+// durationGroup is a slog.LogValuer that resolves to a group holding a
+// duration, as a logged configuration does.
+type durationGroup struct{}
+
+func (durationGroup) LogValue() slog.Value {
+	return slog.GroupValue(slog.Duration("ack_timeout", time.Minute))
+}
+
+func TestNewLoggerWritesDurationsAsText(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := otel.NewLogger("info", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("restarting",
+		"delay", 102474171*time.Nanosecond,
+		slog.Group("retry", slog.Duration("backoff", 1500*time.Millisecond)),
+		"config", durationGroup{},
+		"attempt", 2)
+
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("line %q is not JSON: %v", buf.String(), err)
+	}
+	if got := rec["delay"]; got != "102.474171ms" {
+		t.Errorf("delay = %#v, want \"102.474171ms\"", got)
+	}
+	if got := rec["retry"].(map[string]any)["backoff"]; got != "1.5s" {
+		t.Errorf("retry.backoff = %#v, want \"1.5s\"", got)
+	}
+	if got := rec["config"].(map[string]any)["ack_timeout"]; got != "1m0s" {
+		t.Errorf("config.ack_timeout = %#v, want \"1m0s\"", got)
+	}
+	if got := rec["attempt"]; got != float64(2) {
+		t.Errorf("attempt = %#v, want the number 2", got)
+	}
+}
+
+func TestNewLoggerRedactsSecretDuration(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := otel.NewLogger("info", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("token refreshed", "token_lifetime", time.Hour)
+
+	if !strings.Contains(buf.String(), `"token_lifetime":"`+otel.Redacted+`"`) {
+		t.Errorf("logged %q, want token_lifetime redacted", buf.String())
 	}
 }
