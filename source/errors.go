@@ -4,8 +4,11 @@ import "errors"
 
 var (
 	// ErrFatal marks an error from a connector after which the Run cannot
-	// go on: bad credentials, an input that is gone. Mark errors with
-	// Fatal and test for the mark with errors.Is(err, ErrFatal).
+	// go on, and that a new Run would meet again: bad credentials, an
+	// input that is gone or was truncated. Mark errors with Fatal and test
+	// for the mark with errors.Is(err, ErrFatal). A supervisor should not
+	// restart a Run that failed with it: danube-source-jsonl exits with
+	// status 1 at the first one, without a restart.
 	ErrFatal = errors.New("fatal")
 
 	// ErrUnpublished is wrapped by the error of a Run that stopped because

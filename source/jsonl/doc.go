@@ -17,7 +17,8 @@
 // With Follow the source tails the file as it grows, as tail -f does, and
 // publishes a line once its newline is written. A file that shrinks
 // below what was read, truncated or replaced, stops the source with an
-// error marked source.Fatal.
+// error marked source.Fatal, and the command exits with status 1 without
+// restarting it.
 //
 // Use it with the source runtime:
 //

@@ -75,7 +75,8 @@ type Options struct {
 // A file that shrinks below the committed position, because it was
 // truncated or replaced, stops the source with an error marked Fatal: the
 // lines at the committed position are no longer those that were read.
-// Delete the checkpoint file to read the new file from its start.
+// danube-source-jsonl then exits with status 1 without restarting the
+// source. Delete the checkpoint file to read the new file from its start.
 type Source struct {
 	opts Options
 

@@ -17,6 +17,11 @@
 // exits 0. A second signal cuts the drain short. The process serves
 // /metrics, /healthz and /readyz on METRICS_PORT (9090).
 //
+// A failure that may pass, such as a lost broker, restarts the source
+// with backoff, up to 10 restarts a minute. A failure marked source.Fatal,
+// such as an input file truncated below the committed position, stops
+// the process with status 1 at once.
+//
 // danube-source-jsonl -help lists every setting with its default and
 // meaning.
 package main
@@ -30,6 +35,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danube-messaging/danube-connect-go/danube"
@@ -143,7 +149,7 @@ func serve(ctx context.Context, cfg *jsonl.Config, log *slog.Logger) error {
 		return err
 	}
 
-	svc, err := newService(rt, throughput, cfg.ConnectorName, log, inst)
+	svc, err := newService(rt, throughput, cfg.ConnectorName, log, inst, clock.Real())
 	if err != nil {
 		return err
 	}
@@ -156,23 +162,29 @@ func serve(ctx context.Context, cfg *jsonl.Config, log *slog.Logger) error {
 }
 
 // service is the supervision tree of the process: the runtime, restarted
-// with backoff after a failure, and the throughput log line. Its Force
-// cuts the runtime's drain short.
+// with backoff after a failure unless the failure is marked
+// source.ErrFatal, and the throughput log line. Its Force cuts the
+// runtime's drain short.
 type service struct {
-	root *supervisor.Supervisor
-	rt   *source.Runtime
+	root  *supervisor.Supervisor
+	rt    *source.Runtime
+	child *stopOnFatal
 }
 
-func newService(rt *source.Runtime, throughput *otel.ThroughputLogger, name string, log *slog.Logger, inst *otel.Instrumentation) (*service, error) {
+// newService builds the supervision tree, whose backoff delays and
+// restart intensity run on clk.
+func newService(rt *source.Runtime, throughput *otel.ThroughputLogger, name string, log *slog.Logger, inst *otel.Instrumentation, clk clock.Clock) (*service, error) {
 	root := supervisor.New(name,
-		// The input ending ends the process.
+		// The input ending, or a fatal error, ends the process.
 		supervisor.WithAutoShutdown(supervisor.AnySignificant),
 		supervisor.WithHook(supervisor.SlogHook(log)),
 		supervisor.WithHook(inst.SupervisorHook()),
+		supervisor.WithClock(clk),
 	)
+	child := &stopOnFatal{rt: rt}
 	err := root.Add(supervisor.Spec{
 		Name:    "source",
-		Child:   rt,
+		Child:   child,
 		Restart: supervisor.Transient,
 		// The runtime bounds its own drain; lifecycle forces it past the
 		// deadline.
@@ -185,9 +197,49 @@ func newService(rt *source.Runtime, throughput *otel.ThroughputLogger, name stri
 	if err := root.Add(supervisor.Spec{Name: "throughput", Child: throughput}); err != nil {
 		return nil, err
 	}
-	return &service{root: root, rt: rt}, nil
+	return &service{root: root, rt: rt, child: child}, nil
 }
 
-func (s *service) Run(ctx context.Context) error { return s.root.Run(ctx) }
+// Run runs the tree until the input ends, a signal stops it, the runtime
+// fails too often, or the runtime fails with an error marked
+// source.ErrFatal, which Run then returns.
+func (s *service) Run(ctx context.Context) error {
+	err := s.root.Run(ctx)
+	if fatal := s.child.fatal(); fatal != nil {
+		return fatal
+	}
+	return err
+}
 
 func (s *service) Force() { s.rt.Force() }
+
+// stopOnFatal is the supervised child that runs the source runtime. A run
+// that fails with an error marked source.ErrFatal, such as a truncated
+// input file, is not restarted: the next run would open the connector at
+// the same checkpoint and meet the same error. The child keeps the error
+// and returns nil, so that the Transient child is not restarted and, as it
+// is significant, the tree shuts down.
+type stopOnFatal struct {
+	rt *source.Runtime
+
+	mu  sync.Mutex
+	err error // the fatal error of the last run, nil without one
+}
+
+func (c *stopOnFatal) Run(ctx context.Context) error {
+	err := c.rt.Run(ctx)
+	if !errors.Is(err, source.ErrFatal) {
+		return err
+	}
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+	return nil
+}
+
+// fatal returns the fatal error that stopped the runtime, or nil.
+func (c *stopOnFatal) fatal() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
