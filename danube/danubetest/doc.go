@@ -1,7 +1,8 @@
 // Package danubetest runs an in-process Danube broker for tests and
 // programs. It serves the broker's gRPC protocol on 127.0.0.1: the client
 // services (ProducerService, ConsumerService, Discovery, HealthCheck, the
-// schema registry) on one port and the admin services on another. It
+// schema registry) on one port and the admin services on another, both free
+// ports unless WithAddr and WithAdminAddr set them. It
 // follows the rules of broker v0.15.1, defaults included, so any Danube
 // client can be tested against it without running the Rust broker.
 //
@@ -13,7 +14,9 @@
 //		...
 //	}
 //
-// Programs without a testing.T call New and Close.
+// Programs without a testing.T call New and Close. The command
+// cmd/danube-test-broker runs a broker as a process of its own, on the real
+// broker's default ports, for programs that need a broker address.
 //
 // # What it models
 //
