@@ -103,10 +103,10 @@ func Example_customStage() {
 	cfg.DeadLetterTopic = "/default/dead-letters"
 
 	skipTestsAndRedact := func(_ sink.Route, records stage.Flow[*sink.Record]) stage.Flow[*sink.Record] {
-		real := stage.Then(records, "skip-tests", stage.Filter(func(r *sink.Record) bool {
+		withoutTests := stage.Then(records, "skip-tests", stage.Filter(func(r *sink.Record) bool {
 			return r.Attributes["test"] != "true"
 		}))
-		return stage.Then(real, "redact", stage.Map(redactCard))
+		return stage.Then(withoutTests, "redact", stage.Map(redactCard))
 	}
 	rt, err := sink.New(conn, cfg, sink.Options{Logger: logger, Transform: skipTestsAndRedact})
 	if err != nil {
