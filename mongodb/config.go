@@ -99,7 +99,10 @@ type Config struct {
 	// Required.
 	Collection string `yaml:"collection"`
 	// Collections maps a topic (without partition suffix, for example
-	// /default/orders) to its collection.
+	// /default/orders) to its collection. In the environment it is a
+	// comma-separated list of topic=collection pairs, such as
+	// /shop/orders=orders,/shop/returns=returns, which replaces the whole
+	// map.
 	Collections map[string]string `yaml:"collections"`
 	// CollectionField is the dotted path of a payload field whose string
 	// value names the record's collection. It takes precedence over

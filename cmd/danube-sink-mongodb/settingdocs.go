@@ -39,7 +39,7 @@ var settingDocs = map[string]string{
 	"METADATA_FIELD":             "METADATA_FIELD is the top-level field that holds the message metadata as a sub-document: topic, partition, offset, producer, publish_time, key and attributes. Default _danube.",
 	"METRICS_PORT":               "METRICS_PORT is the port of the binary's /metrics, /healthz and /readyz endpoints.",
 	"MONGODB_COLLECTION":         "MONGODB_COLLECTION is the collection for records that no other rule routes. Required.",
-	"MONGODB_COLLECTIONS":        "MONGODB_COLLECTIONS maps a topic (without partition suffix, for example /default/orders) to its collection.",
+	"MONGODB_COLLECTIONS":        "MONGODB_COLLECTIONS maps a topic (without partition suffix, for example /default/orders) to its collection. In the environment it is a comma-separated list of topic=collection pairs, such as /shop/orders=orders,/shop/returns=returns, which replaces the whole map.",
 	"MONGODB_COLLECTION_FIELD":   "MONGODB_COLLECTION_FIELD is the dotted path of a payload field whose string value names the record's collection. It takes precedence over MONGODB_COLLECTIONS; a record whose payload lacks the field is routed by topic.",
 	"MONGODB_CONNECTION_STRING":  "MONGODB_CONNECTION_STRING is the MongoDB connection string, for example mongodb://user:password@host:27017/?replicaSet=rs0. It may carry credentials, which the sink never logs or puts in an error. A write concern of w=0 is rejected. Required.",
 	"MONGODB_DATABASE":           "MONGODB_DATABASE is the database the sink writes to. Required.",
