@@ -42,7 +42,7 @@ func (c *failingConn) openCount() int {
 	return c.opens
 }
 
-func (c *failingConn) Poll(context.Context) ([]source.Record, error)  { return nil, nil }
+func (c *failingConn) Poll(context.Context) ([]source.Record, error)   { return nil, nil }
 func (c *failingConn) Commit(context.Context, source.Checkpoint) error { return nil }
 func (c *failingConn) Close(context.Context) error                     { return nil }
 func (c *failingConn) Health(context.Context) error                    { return nil }
