@@ -272,6 +272,45 @@ batch_sise: 10
 	}
 }
 
+// TestLoadInvalidYAMLReportsNoMissing gives a file with a syntax error on
+// its last line, after every required key. The problems must be the
+// syntax error and the environment's invalid value, with no required key
+// reported as missing, whether the sink or the MongoDB connector checks it.
+func TestLoadInvalidYAMLReportsNoMissing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sink.yaml")
+	yaml := `danube_service_url: http://broker:6650
+danube_topic: /default/orders
+connector_name: c
+mongodb_connection_string: mongodb://mongo:27017/
+mongodb_database: shop
+mongodb_collection: orders
+batch_size: [1
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := loadConfig(path, envOf(map[string]string{"BATCH_TIMEOUT_MS": "soon"}))
+
+	var got []string
+	for _, p := range problemsOf(t, err) {
+		got = append(got, p.String())
+	}
+	text := strings.Join(got, "\n")
+	if len(got) != 2 {
+		t.Fatalf("got %d problems, want the syntax error and BATCH_TIMEOUT_MS:\n%s", len(got), text)
+	}
+	if want := path + " (line 7): is not valid YAML"; !strings.HasPrefix(got[0], want) {
+		t.Errorf("first problem %q, want one starting %q", got[0], want)
+	}
+	if want := "BATCH_TIMEOUT_MS: "; !strings.HasPrefix(got[1], want) {
+		t.Errorf("second problem %q, want one starting %q", got[1], want)
+	}
+	if strings.Contains(text, "missing") {
+		t.Errorf("problems report a missing setting that the file may hold:\n%s", text)
+	}
+}
+
 func TestRunRejectsInvalidConfiguration(t *testing.T) {
 	env := validEnv()
 	env["BATCH_SIZE"] = "0"

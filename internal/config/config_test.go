@@ -674,3 +674,61 @@ func TestLoadAcceptsOneDocumentWithMarkers(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadUnreadFileReportsNoMissing gives a file whose settings cannot be
+// read, which may hold the required url and the routes. Load must report
+// the file's problem and the environment's, and nothing as missing.
+func TestLoadUnreadFileReportsNoMissing(t *testing.T) {
+	files := []struct {
+		name string
+		file func(t *testing.T) string
+		want string
+	}{
+		{"not yaml", func(t *testing.T) string { return writeFile(t, "url: x\nname: [unclosed\n") }, "is not valid YAML"},
+		{"missing file", func(t *testing.T) string { return filepath.Join(t.TempDir(), "none.yaml") }, "does not exist"},
+		{"second document", func(t *testing.T) string { return writeFile(t, "url: a\n---\nname: n\n") }, "holds more than one YAML document"},
+		{"not a mapping", func(t *testing.T) string { return writeFile(t, "- url: a\n") }, "must be a mapping of keys to values"},
+	}
+	for _, tt := range files {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig{validate: func(c *testConfig, p *Problems) {
+				if len(c.Routes) == 0 {
+					p.Add("routes", "missing: set routes in the configuration file")
+				}
+				if c.Name == "bad" {
+					p.Add("name", "must not be bad")
+				}
+				if c.Size > 10 {
+					p.Add("size", "must be at most 10 here")
+				}
+			}}
+			lookup := env(map[string]string{"TEST_RETRIES": "many", "TEST_NAME": "bad"})
+
+			got := problems(t, Load(&cfg, Source{File: tt.file(t), Lookup: lookup}))
+
+			if len(got) != 3 {
+				t.Fatalf("got %d problems, want 3:\n%s", len(got), strings.Join(got, "\n"))
+			}
+			if !strings.Contains(got[0], tt.want) {
+				t.Errorf("first problem %q, want the file's, containing %q", got[0], tt.want)
+			}
+			if want := `TEST_RETRIES: must be`; !strings.HasPrefix(got[1], want) {
+				t.Errorf("second problem %q, want one starting %q", got[1], want)
+			}
+			if want := `TEST_NAME: must not be bad`; got[2] != want {
+				t.Errorf("third problem %q, want %q", got[2], want)
+			}
+		})
+	}
+}
+
+// TestLoadReadFileStillReportsMissing checks that a file that parses but
+// lacks a required key still gets the key reported as missing.
+func TestLoadReadFileStillReportsMissing(t *testing.T) {
+	var cfg testConfig
+	got := problems(t, Load(&cfg, Source{File: writeFile(t, "name: n\n"), Lookup: env(nil)}))
+	want := []string{`TEST_URL: missing: set TEST_URL, or url in the configuration file`}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+}

@@ -81,6 +81,10 @@ type Problems struct {
 	listed  map[Problem]bool // the problems in list, to drop a repeat
 	paths   map[string]bool  // paths with a problem, for Has
 	invalid map[string]bool  // paths whose value Load itself found invalid
+	// envOnly makes Add keep only the problems of fields whose value came
+	// from the environment, because the file that may set the others
+	// could not be read.
+	envOnly bool
 }
 
 func newProblems() *Problems {
@@ -102,12 +106,19 @@ func newProblems() *Problems {
 // not parse, or that broke a rule of its tags), so that a check on a value
 // that was never set is not reported. The message must not contain a
 // secret's value.
+//
+// When Load could not read the settings of the file, Add records only
+// problems of a field whose value came from the environment.
 func (p *Problems) Add(path, format string, args ...any) {
 	if p.invalid[path] {
 		return
 	}
+	l, known := p.fields[path]
+	if p.envOnly && (!known || l.origin != originEnv) {
+		return
+	}
 	key, line := path, 0
-	if l, ok := p.fields[path]; ok {
+	if known {
 		key, line = l.displayKey(), l.line
 	}
 	p.record(path, Problem{Key: key, Line: line, Message: fmt.Sprintf(format, args...)})

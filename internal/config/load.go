@@ -79,6 +79,17 @@ func (l *leaf) displayKey() string {
 //     `min:"..."`, `max:"..."` and `oneof:"a|b|c"`, and then, when dst
 //     implements Validator, Validate checks what spans fields.
 //
+// When the file's settings could not be read (the file cannot be read, is
+// not valid YAML, contains more than one document or is not a mapping),
+// the file may still contain the settings that look missing. Load then reports
+// the file's problem and the problems of values from the environment
+// alone: no required field is reported as missing, and of the problems
+// that Validate reports, only those on a field set by the environment are
+// kept.
+//
+// NOTE: such a kept problem can come from a check that compared the
+// environment's value with a default that the file would have replaced.
+//
 // Load returns nil, or a *Error listing every problem of the
 // configuration at once (matching ErrInvalid). It returns another error
 // when dst is not a pointer to a struct Load can fill, which is a mistake
@@ -108,8 +119,9 @@ func Load(dst any, src Source) error {
 
 	ld := &loader{probs: newProblems()}
 	ld.walk(v, spec, "", ld.applyDefault)
-	if src.File != "" {
-		ld.readFile(src.File, v, spec)
+	if src.File != "" && !ld.readFile(src.File, v, spec) {
+		ld.fileUnread = true
+		ld.probs.envOnly = true
 	}
 	ld.walkTop(v, spec, "", func(l *leaf) { ld.applyEnv(l, src.Lookup) })
 	ld.walk(v, spec, "", ld.check)
@@ -174,6 +186,9 @@ func (ld *loader) finish(dst any, file string) error {
 // loader holds the state of one Load.
 type loader struct {
 	probs *Problems
+	// fileUnread is set when the file was named but its settings could
+	// not be read, so a required field may be set in the file.
+	fileUnread bool
 }
 
 // leafAt returns the leaf of the field at path, made on first use.
@@ -293,7 +308,9 @@ func (ld *loader) check(l *leaf) {
 	}
 	empty := l.v.IsZero() || (l.v.Kind() == reflect.Slice || l.v.Kind() == reflect.Map) && l.v.Len() == 0
 	if empty && l.required {
-		ld.probs.add(l, l.missing())
+		if !ld.fileUnread {
+			ld.probs.add(l, l.missing())
+		}
 		return
 	}
 	// A number set to zero is checked against its bounds; anything else

@@ -15,7 +15,10 @@ import (
 )
 
 // readFile reads the YAML file at path into v, recording every problem.
-func (ld *loader) readFile(path string, v reflect.Value, s *structSpec) {
+// It returns false when the file's settings could not be read at all: the
+// file cannot be read, is not valid YAML, contains more than one document, or
+// is not a mapping. Then no setting of the file was applied.
+func (ld *loader) readFile(path string, v reflect.Value, s *structSpec) bool {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		msg := "cannot be read"
@@ -26,21 +29,21 @@ func (ld *loader) readFile(path string, v reflect.Value, s *structSpec) {
 			msg = "cannot be read: permission denied"
 		}
 		ld.probs.addAt(path, 0, msg)
-		return
+		return false
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return
+		return true
 	}
 
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) { // only comments or document markers
-			return
+			return true
 		}
 		line, message := describeYAMLError(err)
 		ld.probs.addAt(path, line, "is not valid YAML: "+message)
-		return
+		return false
 	}
 	// A second document would be ignored by a plain decode, and with it
 	// whatever settings or mistakes it holds: refuse it.
@@ -54,16 +57,19 @@ func (ld *loader) readFile(path string, v reflect.Value, s *structSpec) {
 		if err != nil {
 			line, message := describeYAMLError(err)
 			ld.probs.addAt(path, line, "is not valid YAML: "+message)
-			return
+			return false
 		}
 		if len(next.Content) > 0 && !isNull(next.Content[0]) {
 			ld.probs.addAt(path, next.Line, "holds more than one YAML document: put every setting in one document, without a '---' line between them")
-			return
+			return false
 		}
 	}
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
-		ld.decodeStruct(doc.Content[0], v, s, "")
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+		return true
 	}
+	root := resolve(doc.Content[0])
+	ld.decodeStruct(root, v, s, "")
+	return isNull(root) || root.Kind == yaml.MappingNode
 }
 
 // resolve follows an alias to the node it names.
