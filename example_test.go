@@ -140,7 +140,7 @@ func Example_customStage() {
 	// Output:
 	// acked: 2 dead-lettered: 1
 	// {"_id":"/default/orders:0:0","order":1,"total":25}
-	// dead letter "order 3, total 40": decode order: invalid character 'o' looking for beginning of value
+	// dead letter "order 3, total 40": stage redact: decode order: invalid character 'o' looking for beginning of value
 }
 
 // redactCard removes the card number from an order. A payload that is not

@@ -22,7 +22,9 @@ const (
 	// AttrDeliveryAttempt is the delivery attempt that failed, from 1, as
 	// Record.Attempt.
 	AttrDeliveryAttempt = "x-delivery-attempt"
-	// AttrFailureReason is the text of the connector's error.
+	// AttrFailureReason is why the record failed: the text of the
+	// connector's error, or for a stage that Options.Transform added,
+	// "stage <name>: " and the text of its function's error.
 	AttrFailureReason = "x-failure-reason"
 
 	// AttrOriginalBaseTopic is the topic the route consumes, without a

@@ -66,9 +66,10 @@ type Options struct {
 	//
 	// The runtime's guarantees hold for those stages. A record that a
 	// filter drops is acked. A record whose Map or FlatMap function fails
-	// is dead-lettered, with the error's text as AttrFailureReason and the
-	// record as the broker delivered it, or nacked when the error is
-	// marked stage.Redeliver or the route has no dead-letter topic.
+	// is dead-lettered, with "stage <name>: " and the error's text as
+	// AttrFailureReason and the record as the broker delivered it, or
+	// nacked when the error is marked stage.Redeliver or the route has no
+	// dead-letter topic.
 	// Each record is settled exactly once. A stage that replaces a record
 	// by nil has it dead-lettered in the same way.
 	//

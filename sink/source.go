@@ -217,10 +217,10 @@ func (s *Source) Close(ctx context.Context) error {
 // warnFailures logs one warning for the records dead-lettered and one for
 // those nacked since the last call, each with the count and the first
 // reason, and nothing when there were none. A reason is the text of the
-// connector's error, which also travels in the AttrFailureReason of a
-// dead letter. Keeping secrets out of it is the connector's part: the
-// MongoDB connector scrubs the connection string's credentials from its
-// errors.
+// connector's or a Transform stage's error, which also travels in the
+// AttrFailureReason of a dead letter. Keeping secrets out of it is the
+// connector's part: the MongoDB connector scrubs the connection string's
+// credentials from its errors.
 func (s *Source) warnFailures() {
 	f := s.settler.takeFailures()
 	if f.deadLettered > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -143,8 +144,55 @@ func TestTransformMapErrorDeadLetters(t *testing.T) {
 	if string(msg.Payload) != "m-1" || msg.Attributes[AttrOriginalOffset] != "1" {
 		t.Errorf("dead letter %q from offset %s, want m-1 from offset 1", msg.Payload, msg.Attributes[AttrOriginalOffset])
 	}
-	if got := msg.Attributes[AttrFailureReason]; got != "payload m-1 is not an order" {
-		t.Errorf("dead letter %s = %q, want the Map's error", AttrFailureReason, got)
+	if got := msg.Attributes[AttrFailureReason]; got != "stage parse: payload m-1 is not an order" {
+		t.Errorf("dead letter %s = %q, want the stage's name and the Map's error", AttrFailureReason, got)
+	}
+}
+
+func TestTransformFailureNamesItsStage(t *testing.T) {
+	const dlq = "/default/orders-dlq"
+	e := newEnv(t)
+	e.subscribe(testTopic, testSub, 3)
+
+	// Two stages that could fail: only the reason's stage name tells
+	// which one did.
+	twoStages := func(_ Route, in stage.Flow[*Record]) stage.Flow[*Record] {
+		enriched := stage.Then(in, "enrich", stage.Map(func(_ context.Context, r *Record) (*Record, error) {
+			return r, nil
+		}))
+		return stage.Then(enriched, "redact", stage.Map(func(_ context.Context, r *Record) (*Record, error) {
+			if string(r.Payload) == "m-1" {
+				return nil, errors.New("pricing service unavailable")
+			}
+			return r, nil
+		}))
+	}
+	logs := &capturedLog{}
+	conn := newTestConn()
+	cfg := e.config(testTopic, testSub)
+	cfg.DeadLetterTopic = dlq
+	r := start(t, conn, cfg, Options{Transform: twoStages, Logger: slog.New(logs)})
+	r.waitReady(t)
+	e.publish(testTopic, "m", 3)
+	conn.waitUntil(t, "the other records are written", func(c *testConn) bool { return c.distinct(testTopic) == 2 })
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	const want = "stage redact: pricing service unavailable"
+	dead := e.broker.Messages(dlq)
+	if len(dead) != 1 {
+		t.Fatalf("dead-letter topic holds %d messages, want 1", len(dead))
+	}
+	if got := dead[0].Attributes[AttrFailureReason]; got != want {
+		t.Errorf("dead letter %s = %q, want %q", AttrFailureReason, got, want)
+	}
+	warnings := logs.warnings(deadLetteredWarning)
+	if len(warnings) != 1 {
+		t.Fatalf("%d warnings about dead letters: %+v, want 1", len(warnings), warnings)
+	}
+	if warnings[0].reason != want {
+		t.Errorf("warning's first reason %q, want %q", warnings[0].reason, want)
 	}
 }
 

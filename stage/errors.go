@@ -32,7 +32,7 @@ var errForced = errors.New("pipeline drain forced")
 
 // Permanent marks err as a failure that processing the message again
 // cannot cure, such as a payload that does not decode: the message is
-// dead-lettered with err's text as the reason. Returned by a Map or
+// dead-lettered with err's text in the reason. Returned by a Map or
 // FlatMap function this is the default anyway; returned by a writer, or
 // in a BatchError, it stops the retries of the messages concerned.
 func Permanent(err error) error {

@@ -17,9 +17,10 @@ import (
 // drain or its supervisor stops the stage.
 //
 // An error from the function settles the message and the stage goes on.
-// Redeliver nacks it with its delay. Any other error dead-letters it with
-// the error's text as the reason, because a function that failed on a
-// message fails on it again. Fatal fails the stage instead: its supervisor
+// Redeliver nacks it with its delay. Any other error dead-letters it,
+// because a function that failed on a message fails on it again. The
+// reason of the nack or dead letter is "stage <name>: " and the error's
+// text, with the name given to Then. Fatal fails the stage instead: its supervisor
 // restarts it, and the stages after it, and the restarted stage calls the
 // function on the same message again. A panic nacks the message, then fails
 // the stage in the same way; the restarted stage goes on with the next
@@ -230,10 +231,10 @@ func (s *transformStage[In, Out]) steps(ctx context.Context) (err error) {
 				s.reportFatal(err)
 				return fmt.Errorf("stage %s: %w", s.name, err)
 			case classRedeliver:
-				m.t.settle(nackVerdict(delay, err.Error()), &s.tl)
+				m.t.settle(nackVerdict(delay, s.failureReason(err)), &s.tl)
 				s.noteFailed(verdictNack, err)
 			default:
-				m.t.settle(deadLetterVerdict(err.Error()), &s.tl)
+				m.t.settle(deadLetterVerdict(s.failureReason(err)), &s.tl)
 				s.noteFailed(verdictDeadLetter, err)
 			}
 		}
@@ -246,6 +247,13 @@ func (s *transformStage[In, Out]) steps(ctx context.Context) (err error) {
 		}
 	}
 	return nil
+}
+
+// failureReason returns the reason of a message the step failed on: the
+// error's text after the stage's name, so that a dead letter or a nack
+// tells which stage of several rejected it. It runs only on failure.
+func (s *transformStage[In, Out]) failureReason(err error) string {
+	return "stage " + s.name + ": " + err.Error()
 }
 
 // send sends the output chunk, flagged idle or not.

@@ -76,8 +76,8 @@ func TestMapErrorSettlesByClass(t *testing.T) {
 	got := rec.exactlyOnce(t, 5)
 	want := []settlement{
 		{kind: "ack"},
-		{kind: "dead-letter", reason: "bad payload"},
-		{kind: "nack", delay: 2 * time.Second, reason: "lookup timed out"},
+		{kind: "dead-letter", reason: "stage decode: bad payload"},
+		{kind: "nack", delay: 2 * time.Second, reason: "stage decode: lookup timed out"},
 		{kind: "ack"},
 		{kind: "ack"},
 	}
