@@ -1,8 +1,11 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -730,5 +733,83 @@ func TestLoadReadFileStillReportsMissing(t *testing.T) {
 	want := []string{`TEST_URL: missing: set TEST_URL, or url in the configuration file`}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("problems %q, want %q", got, want)
+	}
+}
+
+// TestLogValueShowsZeroValues logs a configuration whose settings are set
+// to zero values through a JSON handler, and expects each as it is: false
+// as false, 0 as 0, and an empty list or string as "".
+func TestLogValueShowsZeroValues(t *testing.T) {
+	cfg := testConfig{Name: "", Size: 0, Retries: 0, Backoff: 0, Drain: 0, Verbose: false, Tags: []string{}}
+	cfg.URL = "http://broker"
+	var out bytes.Buffer
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("configuration", "config", LogValue(&cfg))
+
+	var line struct {
+		Config map[string]any `json:"config"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+		t.Fatalf("log line %q: %v", out.String(), err)
+	}
+	want := map[string]any{
+		"url":          "http://broker",
+		"token":        "",
+		"name":         "",
+		"size":         float64(0),
+		"retries":      float64(0),
+		"backoff_ms":   float64(0),
+		"drain":        "0s",
+		"verbose":      false,
+		"mode":         "",
+		"color":        "",
+		"tags":         "",
+		"labels":       "",
+		"nested.level": float64(0),
+	}
+	for key, value := range want {
+		got, ok := line.Config[key]
+		if !ok {
+			t.Errorf("config.%s is not logged: %s", key, out.String())
+			continue
+		}
+		if got != value {
+			t.Errorf("config.%s = %#v, want %#v", key, got, value)
+		}
+	}
+}
+
+// TestLogValueShowsSetValues logs set values, a secret among them, and
+// expects each in its type, the secret redacted.
+func TestLogValueShowsSetValues(t *testing.T) {
+	cfg := testConfig{Size: 5, Retries: 7, Backoff: 1500 * time.Millisecond, Drain: 30 * time.Second,
+		Verbose: true, Color: 2, Tags: []string{"a", "b"}, Labels: map[string]string{"z": "1", "a": "2"}}
+	cfg.Token = "s3cret"
+	var out bytes.Buffer
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("configuration", "config", LogValue(cfg))
+
+	if strings.Contains(out.String(), "s3cret") {
+		t.Fatalf("the log line shows the secret: %s", out.String())
+	}
+	var line struct {
+		Config map[string]any `json:"config"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+		t.Fatalf("log line %q: %v", out.String(), err)
+	}
+	want := map[string]any{
+		"token":      Redacted,
+		"size":       float64(5),
+		"retries":    float64(7),
+		"backoff_ms": float64(1500),
+		"drain":      "30s",
+		"verbose":    true,
+		"color":      "blue",
+		"tags":       "a,b",
+		"labels":     "a=2,z=1",
+	}
+	for key, value := range want {
+		if got := line.Config[key]; got != value {
+			t.Errorf("config.%s = %#v, want %#v", key, got, value)
+		}
 	}
 }

@@ -22,7 +22,8 @@ type Setting struct {
 	// Env is the field's environment variable, "" when it has none.
 	Env string
 	// Value is the value in the form Load reads, Redacted for a secret
-	// that is set, and "" for an unset one.
+	// that is set, and "" for a zero value: unset, false, 0 or empty.
+	// LogValue shows false and 0 as they are.
 	Value string
 }
 
@@ -52,17 +53,62 @@ func Describe(cfg any) []Setting {
 	return out
 }
 
-// LogValue returns the configuration cfg as a group of key=value
-// attributes for slog, secrets redacted as in Describe:
+// LogValue returns the configuration cfg as a group of attributes for
+// slog, one per value field, secrets redacted as in Describe:
 //
 //	logger.Info("configuration", "config", config.LogValue(cfg))
+//
+// Unlike Describe, it shows zero values as they are, so that a setting
+// set to false or 0 is distinguished from an empty one. A bool is a slog
+// bool, an integer or a float a number, and a duration with a unit tag a
+// whole number of that unit. Every other value, a duration without a unit
+// included, is a string in the form Load reads: a list or map is its
+// comma-separated text, "" when empty. A secret is Redacted when set and
+// "" when empty.
 func LogValue(cfg any) slog.Value {
-	settings := Describe(cfg)
-	attrs := make([]slog.Attr, 0, len(settings))
-	for _, s := range settings {
-		attrs = append(attrs, slog.String(s.Key, s.Value))
+	v := reflect.Indirect(reflect.ValueOf(cfg))
+	spec, err := specOf(v.Type())
+	if err != nil {
+		panic(err)
 	}
+	var attrs []slog.Attr
+	ld := &loader{probs: newProblems()}
+	ld.walk(v, spec, "", func(l *leaf) {
+		attrs = append(attrs, slog.Attr{Key: l.path, Value: logValueOf(l)})
+	})
 	return slog.GroupValue(attrs...)
+}
+
+// logValueOf returns the value of one field for LogValue.
+func logValueOf(l *leaf) slog.Value {
+	v := l.v
+	if l.secret {
+		if v.IsZero() {
+			return slog.StringValue("")
+		}
+		return slog.StringValue(Redacted)
+	}
+	if _, ok := v.Interface().(encoding.TextMarshaler); ok {
+		return slog.StringValue(formatValue(l.fieldSpec, v))
+	}
+
+	switch {
+	case v.Type() == durationType && l.unit != 0:
+		return slog.Int64Value(v.Int() / int64(l.unit))
+	case v.Type() == durationType:
+		return slog.StringValue(formatValue(l.fieldSpec, v))
+	}
+	switch v.Kind() {
+	case reflect.Bool:
+		return slog.BoolValue(v.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return slog.Int64Value(v.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return slog.Uint64Value(v.Uint())
+	case reflect.Float32, reflect.Float64:
+		return slog.Float64Value(v.Float())
+	}
+	return slog.StringValue(formatValue(l.fieldSpec, v))
 }
 
 // formatValue returns v in the text form that Load reads back.

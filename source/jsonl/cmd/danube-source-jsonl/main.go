@@ -91,7 +91,7 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
 		return lifecycle.ExitInvalidConfig
 	}
-	log.Info("configuration", "config", config.LogValue(cfg))
+	logConfiguration(log, cfg)
 
 	err = serve(context.Background(), &cfg, log)
 	if err != nil {
@@ -109,6 +109,12 @@ func loadConfig(lookup func(string) (string, bool)) (jsonl.Config, error) {
 	var cfg jsonl.Config
 	err := config.Load(&cfg, config.Source{File: strings.TrimSpace(path), Lookup: lookup})
 	return cfg, err
+}
+
+// logConfiguration logs every setting of cfg at start-up, secrets
+// redacted.
+func logConfiguration(log *slog.Logger, cfg jsonl.Config) {
+	log.Info("configuration", "config", config.LogValue(cfg))
 }
 
 // serve runs the source until it ends or a signal stops it.
