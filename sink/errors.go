@@ -96,9 +96,8 @@ type RecordError struct {
 //
 // Several BatchErrors joined with errors.Join, one per sub-batch for
 // instance, count as one listing all their failures, and the indexes must
-// then be distinct across them. A BatchError joined with an error of
-// another kind makes the whole batch fail, since that error does not say
-// which records it concerns.
+// then be distinct across them. An empty BatchError among them, or one
+// joined with an error of another kind, makes the whole batch fail.
 type BatchError struct {
 	// Failures lists the records that were not written, each at most
 	// once. An empty list, an index out of range or an index given twice

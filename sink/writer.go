@@ -345,6 +345,10 @@ func collectBatchErrors(err error) (all *BatchError, problem string) {
 	var walk func(error)
 	walk = func(e error) {
 		if be, ok := e.(*BatchError); ok {
+			if be == nil {
+				other = true // a nil *BatchError says nothing about the records
+				return
+			}
 			found = append(found, be)
 			return
 		}
@@ -373,6 +377,13 @@ func collectBatchErrors(err error) (all *BatchError, problem string) {
 		return nil, "an error of another kind"
 	case len(found) == 1:
 		return found[0], ""
+	}
+	for _, be := range found {
+		if len(be.Failures) == 0 {
+			// An empty BatchError fails the whole batch: merged with the
+			// others it would vanish, and its records would be acked.
+			return nil, "an empty BatchError, which fails the whole batch"
+		}
 	}
 	all = &BatchError{}
 	for _, be := range found {

@@ -148,6 +148,16 @@ func TestWriterNeverAcksUnwrittenOnInvalidBatchErrors(t *testing.T) {
 			return fmt.Errorf("wrap: %w", mk(sink.RecordError{Index: 99, Err: nil}))
 		}},
 		"empty": {map[int]bool{0: true, 1: true, 2: true}, func(b []*sink.Record) error { return mk() }},
+		"joined with an empty BatchError": {map[int]bool{0: true, 1: true, 2: true}, func(b []*sink.Record) error {
+			return errors.Join(mk(), mk(sink.RecordError{Index: 2, Err: sink.Retryable(errors.New("x"))}))
+		}},
+		"empty BatchError in two %w": {map[int]bool{0: true, 1: true, 2: true}, func(b []*sink.Record) error {
+			return fmt.Errorf("a: %w; b: %w", mk(), mk(sink.RecordError{Index: 2, Err: sink.Retryable(errors.New("x"))}))
+		}},
+		"joined with a nil BatchError": {map[int]bool{0: true, 1: true}, func(b []*sink.Record) error {
+			var none *sink.BatchError
+			return errors.Join(none, mk(sink.RecordError{Index: 0, Err: sink.Retryable(errors.New("x"))}))
+		}},
 		"joined with another error": {map[int]bool{0: true, 1: true, 3: true}, func(b []*sink.Record) error {
 			return errors.Join(mk(sink.RecordError{Index: 0, Err: sink.Retryable(errors.New("x"))}), errors.New("lost the reply for the rest"))
 		}},
