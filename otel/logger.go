@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"unicode"
 )
 
 // ParseLevel returns the slog level named by s, as the environment
@@ -30,9 +31,9 @@ func ParseLevel(s string) (slog.Level, error) {
 //
 // As a last line of defence against secrets in logs, it replaces the value
 // of any attribute whose key names a secret (containing password, passwd,
-// secret, token, credential or authorization, in any case) with
-// "REDACTED", and removes the password from any string value that parses
-// as a URL with one, such as a MongoDB connection string. This does not
+// secret, token, credential or authorization, in any case), or that is in
+// a group so named, with "REDACTED", and removes the password of every URL
+// in a string value, such as a MongoDB connection string. This does not
 // see inside errors or messages: code must still keep secrets out of what
 // it logs.
 //
@@ -63,46 +64,80 @@ var secretKeys = []string{"password", "passwd", "secret", "token", "credential",
 // Redacted replaces the value of an attribute that names a secret.
 const Redacted = "REDACTED"
 
-// redactAttr replaces the value of an attribute whose key names a secret,
-// and the password of a URL in a string value.
-func redactAttr(_ []string, a slog.Attr) slog.Attr {
-	key := strings.ToLower(a.Key)
-	for _, s := range secretKeys {
-		if strings.Contains(key, s) {
+// redactAttr replaces the value of an attribute whose key, or the name of
+// a group it is in, names a secret, and the password of every URL in a
+// string value. slog calls ReplaceAttr on the members of a group, with
+// the group names in groups, and on the resolved value of a LogValuer, so
+// a secret in a group or behind a LogValuer is found here too.
+func redactAttr(groups []string, a slog.Attr) slog.Attr {
+	if namesSecret(a.Key) {
+		return slog.String(a.Key, Redacted)
+	}
+	for _, g := range groups {
+		if namesSecret(g) {
 			return slog.String(a.Key, Redacted)
 		}
 	}
 	if a.Value.Kind() == slog.KindString {
-		if v, ok := redactURL(a.Value.String()); ok {
+		if v, ok := redactURLs(a.Value.String()); ok {
 			return slog.String(a.Key, v)
 		}
 	}
 	return a
 }
 
-// redactURL returns s with the password of its user info replaced, and
-// true, when s looks like a URL with a password; otherwise false. It does
-// not parse s as a URL, because a connection string with several hosts or
-// an unescaped character in the password fails to parse and would then go
-// out whole. It may redact more than the password of an odd URL, such as
-// one with '@' in its path, but never less.
-func redactURL(s string) (string, bool) {
-	scheme := strings.Index(s, "://")
-	if scheme < 0 {
+// namesSecret reports whether key contains one of secretKeys, in any case.
+func namesSecret(key string) bool {
+	key = strings.ToLower(key)
+	for _, s := range secretKeys {
+		if strings.Contains(key, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactURLs returns s with the password of every URL in it replaced, and
+// true, when s holds a URL with a password; otherwise false. A URL runs
+// from its "://" to the next white space. It does not parse the URLs,
+// because a connection string with several hosts or an unescaped '?',
+// '#' or '@' in the password fails to parse and would then go out whole.
+// The user info is taken to end at the URL's last '@', and the password
+// to start after the first ':'. So it may redact more than the password
+// of an odd URL, such as one with '@' in its path, but never less.
+func redactURLs(s string) (string, bool) {
+	var b strings.Builder
+	changed := false
+	for {
+		scheme := strings.Index(s, "://")
+		if scheme < 0 {
+			break
+		}
+		start := scheme + 3
+		end := len(s)
+		if i := strings.IndexFunc(s[start:], unicode.IsSpace); i >= 0 {
+			end = start + i
+		}
+		u := s[start:end]
+		at := strings.LastIndex(u, "@")
+		colon := -1
+		if at >= 0 {
+			colon = strings.Index(u[:at], ":")
+		}
+		if colon < 0 { // no user info, or a user without a password
+			b.WriteString(s[:end])
+			s = s[end:]
+			continue
+		}
+		b.WriteString(s[:start+colon+1])
+		b.WriteString(Redacted)
+		b.WriteString(s[start+at : end])
+		s = s[end:]
+		changed = true
+	}
+	if !changed {
 		return "", false
 	}
-	rest := s[scheme+3:]
-	if end := strings.IndexAny(rest, "?#"); end >= 0 {
-		rest = rest[:end]
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return "", false
-	}
-	colon := strings.Index(rest[:at], ":")
-	if colon < 0 {
-		return "", false // a user without a password
-	}
-	from, to := scheme+3+colon+1, scheme+3+at
-	return s[:from] + Redacted + s[to:], true
+	b.WriteString(s)
+	return b.String(), true
 }

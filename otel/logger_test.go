@@ -2,6 +2,7 @@ package otel_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -162,5 +163,59 @@ func TestNewLoggerRedactsSecretDuration(t *testing.T) {
 
 	if !strings.Contains(buf.String(), `"token_lifetime":"`+otel.Redacted+`"`) {
 		t.Errorf("logged %q, want token_lifetime redacted", buf.String())
+	}
+}
+
+// credentials is a LogValuer whose value is a group holding a secret.
+type credentials struct{ user, pass string }
+
+func (c credentials) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("user", c.user), slog.String("value", c.pass))
+}
+
+// TestNewLoggerRedactsGroupsAndOddURLs: a password with an unescaped '?'
+// or '#' (which the MongoDB driver accepts), a second URL in one value,
+// and secrets inside a group, a LogValuer or a WithGroup whose name
+// names a secret never reach the line.
+func TestNewLoggerRedactsGroupsAndOddURLs(t *testing.T) {
+	tests := []struct {
+		name string
+		log  func(*slog.Logger)
+		keep string // a part of the line that must survive
+	}{
+		{"uri with ? in password", func(l *slog.Logger) {
+			l.Info("connecting", "uri", "mongodb://app:hunter2?x@127.0.0.1:27017/orders")
+		}, "127.0.0.1:27017/orders"},
+		{"uri with # in password", func(l *slog.Logger) {
+			l.Info("connecting", "uri", "mongodb://app:hunter2#x@127.0.0.1:27017/orders")
+		}, "mongodb://app:"},
+		{"second url in a value", func(l *slog.Logger) {
+			l.Info("config", "targets", "http://127.0.0.1:9090/?a=b mongodb://app:hunter2@127.0.0.1:27017/")
+		}, "http://127.0.0.1:9090/?a=b"},
+		{"group named credentials", func(l *slog.Logger) {
+			l.LogAttrs(context.Background(), slog.LevelInfo, "config", slog.Group("credentials", slog.String("mongo", "hunter2")))
+		}, "credentials"},
+		{"LogValuer under key password", func(l *slog.Logger) {
+			l.Info("config", "password", credentials{"app", "hunter2"})
+		}, "password"},
+		{"WithGroup token", func(l *slog.Logger) {
+			l.WithGroup("token").Info("refreshed", "value", "hunter2")
+		}, "refreshed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			log, err := otel.NewLogger("info", &buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.log(log)
+			if strings.Contains(buf.String(), "hunter2") {
+				t.Errorf("line shows the secret: %s", buf.String())
+			}
+			if !strings.Contains(buf.String(), tt.keep) {
+				t.Errorf("line lost %q: %s", tt.keep, buf.String())
+			}
+		})
 	}
 }
