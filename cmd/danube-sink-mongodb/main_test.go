@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -131,11 +132,13 @@ func TestBinaryWritesAndCountsMessages(t *testing.T) {
 
 // TestBinaryReadyOnceBrokerReachable starts the binary while the broker
 // is down: it is alive but not ready until the broker comes back, then
-// ready.
+// ready. Its stop line shows DRAIN_TIMEOUT_MS as set, and separately the
+// later time at which the program forces the stop.
 func TestBinaryReadyOnceBrokerReachable(t *testing.T) {
 	b := startBroker(t)
 	b.Stop()
 	env, coll := sinkEnv(t, b.URL(), mongotest.URI(t))
+	env["DRAIN_TIMEOUT_MS"] = "30000"
 	p := startBinary(t, env)
 
 	p.waitStatus("/healthz", http.StatusOK)
@@ -156,6 +159,13 @@ func TestBinaryReadyOnceBrokerReachable(t *testing.T) {
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(); code != lifecycle.ExitOK {
 		t.Fatalf("exit status %d after SIGTERM, want 0", code)
+	}
+	stop := p.lastLog("stopping: draining what is in flight; a second signal forces the stop and nacks what is not written")
+	if got := stop["drain_timeout"]; got != "30s" {
+		t.Errorf("stop line drain_timeout = %v, want 30s, as DRAIN_TIMEOUT_MS sets it", got)
+	}
+	if got, want := stop["force_stop_after"], (30*time.Second + drainMargin).String(); got != want {
+		t.Errorf("stop line force_stop_after = %v, want %s", got, want)
 	}
 }
 

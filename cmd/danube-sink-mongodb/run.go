@@ -27,6 +27,8 @@ const programName = "danube-sink-mongodb"
 // drain by DRAIN_TIMEOUT_MS and nacks what is unwritten then. The margin
 // covers the acknowledgements still on their way to the broker and the
 // closing of the MongoDB client, so the forced stop is only a backstop.
+// docs/operations.md counts it in the grace period an orchestrator must
+// give the process.
 const drainMargin = 10 * time.Second
 
 // run is the program. It reads the command line args (without the
@@ -110,7 +112,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 	return lifecycle.Serve(ctx, &service{log: logger, rt: rt, throughput: throughput}, lifecycle.ServeOptions{
 		Options: lifecycle.Options{
-			DrainTimeout: cfg.DrainTimeout + drainMargin,
+			DrainTimeout: cfg.DrainTimeout,
+			DrainMargin:  drainMargin,
 			Logger:       logger,
 		},
 		MetricsPort: cfg.MetricsPort,

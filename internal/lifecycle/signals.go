@@ -100,8 +100,14 @@ type Options struct {
 	// DrainTimeout bounds the drain that the first signal starts,
 	// DefaultDrainTimeout by default. Give the service the same timeout,
 	// so that it forces its own drain in time; RunWithSignals forces it
-	// only as a backstop, once DrainTimeout has passed.
+	// only as a backstop, once DrainTimeout and DrainMargin have passed.
 	DrainTimeout time.Duration
+	// DrainMargin is the time beyond DrainTimeout that RunWithSignals
+	// waits before it forces the service, for what the service does after
+	// its own drain deadline, such as closing its clients. 0 means none.
+	// The log lines of the stop show both, as drain_timeout and
+	// force_stop_after (their sum).
+	DrainMargin time.Duration
 	// ForceTimeout is how long RunWithSignals waits for Run to return
 	// after it called Force, DefaultForceTimeout by default.
 	ForceTimeout time.Duration
@@ -122,6 +128,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = DefaultDrainTimeout
+	}
+	if o.DrainMargin < 0 {
+		o.DrainMargin = 0
 	}
 	if o.ForceTimeout <= 0 {
 		o.ForceTimeout = DefaultForceTimeout
@@ -149,9 +158,9 @@ func (o Options) withDefaults() Options {
 //   - A second signal during the drain calls svc.Force, if svc is a
 //     Forcer, waits up to ForceTimeout for Run to return, and returns a
 //     *ForcedError.
-//   - If Run has not returned once DrainTimeout has passed since the stop
-//     began, RunWithSignals forces it the same way and returns an error
-//     wrapping ErrDrainTimeout.
+//   - If Run has not returned once DrainTimeout plus DrainMargin has
+//     passed since the stop began, RunWithSignals forces it the same way
+//     and returns an error wrapping ErrDrainTimeout.
 //
 // When RunWithSignals returns, Run has returned, except after a force
 // that Run ignored: then the error also wraps ErrStopTimeout and Run's
@@ -169,20 +178,22 @@ func RunWithSignals(ctx context.Context, svc Service, opts Options) error {
 	go func() { done <- svc.Run(runCtx) }()
 
 	// Run until asked to stop.
+	forceAfter := o.DrainTimeout + o.DrainMargin
 	select {
 	case err := <-done:
 		return err
 	case sig := <-sigs:
 		o.Logger.Info("stopping: draining what is in flight; a second signal forces the stop and nacks what is not written",
-			"signal", signalName(sig), "drain_timeout", o.DrainTimeout)
+			"signal", signalName(sig), "drain_timeout", o.DrainTimeout, "force_stop_after", forceAfter)
 		cancel(&SignalError{Signal: sig})
 	case <-ctx.Done():
-		o.Logger.Info("stopping: draining what is in flight", "cause", context.Cause(ctx), "drain_timeout", o.DrainTimeout)
+		o.Logger.Info("stopping: draining what is in flight", "cause", context.Cause(ctx),
+			"drain_timeout", o.DrainTimeout, "force_stop_after", forceAfter)
 		cancel(context.Cause(ctx))
 	}
 
 	// Drain until done, forced, or out of time.
-	deadline := o.Clock.NewTimer(o.DrainTimeout)
+	deadline := o.Clock.NewTimer(forceAfter)
 	defer deadline.Stop()
 	select {
 	case err := <-done:
@@ -198,15 +209,15 @@ func RunWithSignals(ctx context.Context, svc Service, opts Options) error {
 		return ferr
 	case <-deadline.C():
 		o.Logger.Warn("drain deadline passed: forcing the stop; messages not written are nacked and will be delivered again",
-			"drain_timeout", o.DrainTimeout)
+			"drain_timeout", o.DrainTimeout, "force_stop_after", forceAfter)
 		err, stuck := force(svc, done, o.Clock, o.ForceTimeout)
 		if stuck {
-			return fmt.Errorf("%w after %v: %w", ErrDrainTimeout, o.DrainTimeout, ErrStopTimeout)
+			return fmt.Errorf("%w after %v: %w", ErrDrainTimeout, forceAfter, ErrStopTimeout)
 		}
 		if err != nil {
-			return fmt.Errorf("%w after %v: %w", ErrDrainTimeout, o.DrainTimeout, err)
+			return fmt.Errorf("%w after %v: %w", ErrDrainTimeout, forceAfter, err)
 		}
-		return fmt.Errorf("%w after %v", ErrDrainTimeout, o.DrainTimeout)
+		return fmt.Errorf("%w after %v", ErrDrainTimeout, forceAfter)
 	}
 }
 

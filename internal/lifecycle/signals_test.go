@@ -1,7 +1,9 @@
 package lifecycle
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -218,6 +221,99 @@ func TestDrainDeadlineForcesStop(t *testing.T) {
 	if code := ExitCode(err); code != ExitFailure {
 		t.Errorf("ExitCode = %d, want %d", code, ExitFailure)
 	}
+}
+
+// TestDrainMarginLoggedApart stops a service with DrainTimeout 30s and
+// DrainMargin 10s. The stop lines must log drain_timeout as 30s and
+// force_stop_after as 40s, and the force must come at 40s, not 30s.
+func TestDrainMarginLoggedApart(t *testing.T) {
+	fs := newFakeSignals()
+	clk := clock.NewFake(time.Time{})
+	svc := newTestService()
+	var out syncBuffer
+	o := fs.options(Options{DrainTimeout: 30 * time.Second, DrainMargin: 10 * time.Second, Clock: clk})
+	o.Logger = slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{ReplaceAttr: durationText}))
+	res := run(context.Background(), svc, o)
+	sigs := fs.channel(t)
+	wait(t, svc.started, "Run to start")
+
+	sigs <- syscall.SIGTERM
+	wait(t, svc.stopping, "the service's context to end")
+	if err := clk.BlockUntil(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(30 * time.Second)
+	select {
+	case err := <-res:
+		t.Fatalf("RunWithSignals returned %v at DrainTimeout, before the margin passed", err)
+	default:
+	}
+	clk.Advance(10 * time.Second)
+	err := wait(t, res, "the result")
+	if !errors.Is(err, ErrDrainTimeout) {
+		t.Errorf("RunWithSignals = %v, want ErrDrainTimeout", err)
+	}
+	if !strings.Contains(err.Error(), "after 40s") {
+		t.Errorf("RunWithSignals = %v, want it to name the 40s after which it forced the stop", err)
+	}
+
+	lines := out.lines(t)
+	if len(lines) != 2 {
+		t.Fatalf("logged %d lines, want the stop line and the deadline line:\n%s", len(lines), out.String())
+	}
+	for _, line := range lines {
+		if got := line["drain_timeout"]; got != "30s" {
+			t.Errorf("%q: drain_timeout = %v, want 30s", line["msg"], got)
+		}
+		if got := line["force_stop_after"]; got != "40s" {
+			t.Errorf("%q: force_stop_after = %v, want 40s", line["msg"], got)
+		}
+	}
+}
+
+// durationText writes a duration attribute as text, such as 30s, in
+// place of the JSON handler's nanoseconds.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
+}
+
+// syncBuffer is a bytes.Buffer that the logger of RunWithSignals's
+// goroutine and the test can use at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// lines returns the JSON log lines written so far, decoded.
+func (b *syncBuffer) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, text := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		if text == "" {
+			continue
+		}
+		var line map[string]any
+		if err := json.Unmarshal([]byte(text), &line); err != nil {
+			t.Fatalf("log line %q: %v", text, err)
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 func TestIgnoredForceLeavesService(t *testing.T) {
