@@ -163,7 +163,8 @@ func checkListenAddr(option, addr string) error {
 	if err != nil {
 		return fmt.Errorf("invalid %s address %q: %v; use host:port, such as 127.0.0.1:6650", option, addr, err)
 	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+	ipPart, _, _ := strings.Cut(host, "%") // ParseIP does not take an IPv6 zone
+	if ip := net.ParseIP(ipPart); host == "" || (ip != nil && ip.IsUnspecified()) {
 		return fmt.Errorf("invalid %s address %q: the broker advertises it to clients, so it needs a host they can dial, such as 127.0.0.1", option, addr)
 	}
 	return nil

@@ -66,7 +66,7 @@ func TestWithAddrFailsOnTakenPort(t *testing.T) {
 }
 
 func TestWithAddrRejectsInvalidAddresses(t *testing.T) {
-	for _, addr := range []string{"127.0.0.1", ":6650", "0.0.0.0:6650", "[::]:6650"} {
+	for _, addr := range []string{"127.0.0.1", ":6650", "0.0.0.0:6650", "[::]:6650", "[::%lo]:0", "[0::0%1]:0"} {
 		if b, err := danubetest.New(danubetest.WithAddr(addr)); err == nil {
 			b.Close()
 			t.Errorf("WithAddr(%q): New succeeded, want an error", addr)

@@ -31,11 +31,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
+	"github.com/danube-messaging/danube-connect-go/danube"
 	"github.com/danube-messaging/danube-connect-go/danube/danubetest"
 )
 
@@ -82,6 +85,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: -topics: %v\n", programName, err)
 		return exitInvalidCLI
 	}
+	for _, f := range []struct{ name, value string }{{"addr", *addr}, {"admin-addr", *adminAddr}} {
+		if err := checkAddr(f.value); err != nil {
+			fmt.Fprintf(stderr, "%s: -%s: %v\n", programName, f.name, err)
+			return exitInvalidCLI
+		}
+	}
+	if *window < 1 || *window > maxWindow {
+		fmt.Fprintf(stderr, "%s: -window: invalid value %d: use 1 to %d\n", programName, *window, maxWindow)
+		return exitInvalidCLI
+	}
 
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	broker, err := danubetest.New(
@@ -121,21 +134,41 @@ func writeHelp(w io.Writer, flags *flag.FlagSet) {
 	flags.PrintDefaults()
 }
 
+// maxWindow is the largest -window value.
+const maxWindow = 10000
+
 // parseTopics splits the -topics value into topic names, skipping empty
-// entries, and rejects a name that is not /namespace/topic.
+// entries and repeats, and rejects a name that the broker would reject.
 func parseTopics(list string) ([]string, error) {
 	var names []string
 	for _, name := range strings.Split(list, ",") {
 		name = strings.TrimSpace(name)
-		if name == "" {
+		if name == "" || slices.Contains(names, name) {
 			continue
 		}
 		if _, ok := namespaceOf(name); !ok {
 			return nil, fmt.Errorf("invalid topic %q: use /namespace/topic, such as /default/orders", name)
 		}
+		if err := danube.ValidateTopic(name); err != nil {
+			return nil, err
+		}
 		names = append(names, name)
 	}
 	return names, nil
+}
+
+// checkAddr rejects an address that is not host:port with a host clients
+// can dial: the broker tells clients its own address in topic lookups.
+func checkAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("invalid address %q: use host:port, such as 127.0.0.1:6650", addr)
+	}
+	ipPart, _, _ := strings.Cut(host, "%")
+	if ip := net.ParseIP(ipPart); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return fmt.Errorf("invalid address %q: clients must be able to dial its host, such as 127.0.0.1", addr)
+	}
+	return nil
 }
 
 // namespaceOf returns the namespace of a topic name /namespace/topic.

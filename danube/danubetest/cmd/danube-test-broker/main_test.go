@@ -242,6 +242,12 @@ func TestRunRejectsInvalidCommandLine(t *testing.T) {
 		{"-topics", "/default/orders/extra"},
 		{"-no-such-flag"},
 		{"extra-argument"},
+		{"-topics", "/default/a b"},
+		{"-window", "0"},
+		{"-window", "10001"},
+		{"-addr", "127.0.0.1"},
+		{"-admin-addr", "0.0.0.0:50051"},
+		{"-addr", "[::%lo]:6650"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), args, &stdout, &stderr); code != exitInvalidCLI {
@@ -272,5 +278,18 @@ func TestRunStopsWhenContextEnds(t *testing.T) {
 	}
 	if !strings.HasPrefix(stdout.String(), "DANUBE_SERVICE_URL=http://127.0.0.1:") {
 		t.Errorf("stdout = %q, want the service URL first", stdout.String())
+	}
+}
+
+func TestRunCreatesTopicListedTwiceOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-addr", "127.0.0.1:0", "-admin-addr", "127.0.0.1:0", "-topics", "/default/orders, /default/orders"}
+	if code := run(ctx, args, &stdout, &stderr); code != exitOK {
+		t.Fatalf("run = %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
+	}
+	if n := strings.Count(stderr.String(), "topic created"); n != 1 {
+		t.Errorf("%d topics created, want 1; stderr:\n%s", n, stderr.String())
 	}
 }
