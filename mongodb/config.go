@@ -225,8 +225,10 @@ func (e *ConfigError) Error() string {
 }
 
 // Validate checks c, with defaults applied, and returns every problem it
-// finds, joined, each a *ConfigError; nil when there is none. It does no
-// network I/O: a mongodb+srv host is resolved only by Open.
+// finds, joined, each a *ConfigError; nil when there is none. It parses
+// the connection string with the Go driver, which reads the TLS files
+// that the string names, but it does no network I/O: a mongodb+srv host
+// is resolved only by Open.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
@@ -332,9 +334,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// checkConnectionString checks the form of a connection string as the Go
-// driver reads it, without resolving anything, and rejects w=0. Its
-// result never contains the string's credentials.
+// checkConnectionString checks a connection string as the Go driver reads
+// it, without resolving anything, and rejects w=0. Its result never
+// contains the string's credentials or secret option values.
 func checkConnectionString(s string) string {
 	if s == "" {
 		return "missing: set the MongoDB connection string, mongodb://host:27017/ for example"
@@ -355,7 +357,7 @@ func checkConnectionString(s string) string {
 			return "w=0 is not allowed: unacknowledged writes leave the sink unable to know which documents were written, which defeats at-least-once delivery; remove w=0 or set w=1 or w=majority"
 		}
 	}
-	return ""
+	return checkDriverOptions(s, parts)
 }
 
 // checkWriteConcern checks the w value of Config.WriteConcern.

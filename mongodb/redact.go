@@ -106,7 +106,16 @@ func (s scrubber) scrub(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
+	msg, ok := s.scrubText(err.Error())
+	if !ok {
+		return err
+	}
+	return &redactedError{msg: msg}
+}
+
+// scrubText returns msg with the secrets replaced, and whether it showed
+// any.
+func (s scrubber) scrubText(msg string) (string, bool) {
 	// Mark every byte that belongs to an occurrence of any secret in the
 	// original message, then replace each run of marked bytes. Replacing
 	// secret by secret would miss a secret that another one's replacement
@@ -129,7 +138,7 @@ func (s scrubber) scrub(err error) error {
 		}
 	}
 	if hidden == nil {
-		return err
+		return msg, false
 	}
 	var b strings.Builder
 	for i := 0; i < len(msg); {
@@ -143,7 +152,7 @@ func (s scrubber) scrub(err error) error {
 			i++
 		}
 	}
-	return &redactedError{msg: b.String()}
+	return b.String(), true
 }
 
 // redactedError is an error whose message had secrets removed.

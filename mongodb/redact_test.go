@@ -78,13 +78,15 @@ func TestCredentialsNeverShown(t *testing.T) {
 	check("bad scheme", Config{ConnectionString: "http://app:" + password + "@db", Database: "d", Collection: "c"}.Validate())
 	check("w=0", Config{ConnectionString: "mongodb://app:" + password + "@db/?w=0", Database: "d", Collection: "c"}.Validate())
 	check("bad option", Config{ConnectionString: "mongodb://app:" + password + "@db/?%zz", Database: "d", Collection: "c"}.Validate())
+	check("option the driver rejects", Config{ConnectionString: "mongodb://app:" + password + "@db/?connectTimeoutMS=abc", Database: "d", Collection: "c"}.Validate())
 
-	// A connection string the driver rejects at Open.
-	s, err := New(Config{ConnectionString: "mongodb://app:" + password + "@db/?connectTimeoutMS=abc", Database: "d", Collection: "c"}, WithLogger(logger))
+	// Client options that the driver rejects at Open.
+	s, err := New(Config{ConnectionString: "mongodb://app:" + password + "@db/", Database: "d", Collection: "c"}, WithLogger(logger),
+		WithClientOptions(func(o *options.ClientOptions) { o.SetHeartbeatInterval(time.Millisecond) }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("unparsable option at Open", s.Open(testContext(t)))
+	check("invalid client options at Open", s.Open(testContext(t)))
 
 	// A server that is not there.
 	unreachable := "mongodb://app:" + password + "@127.0.0.1:1/?serverSelectionTimeoutMS=200&connectTimeoutMS=200"
