@@ -22,9 +22,12 @@ import (
 )
 
 // The names of the demo's topics, connector, database and collection.
+// Neither topic name starts with the other, as docs/operations.md advises:
+// the broker finds a topic's partitions by name prefix, so it rejects
+// creating /default/orders once /default/orders-dlq exists.
 const (
 	ordersTopic     = "/default/orders"
-	deadLetterTopic = "/default/orders-dlq"
+	deadLetterTopic = "/default/dead-letters"
 	connectorName   = "orders-to-mongodb"
 	databaseName    = "shop"
 	collectionName  = "orders"

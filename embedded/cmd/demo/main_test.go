@@ -56,6 +56,9 @@ func TestDemoWritesEveryEvent(t *testing.T) {
 	if got := summaryNumber(t, out, "dead-lettered"); got != invalid {
 		t.Errorf("dead-lettered %d, want the %d invalid events", got, invalid)
 	}
+	if want := "dead letters to /default/dead-letters"; !strings.Contains(out, want) {
+		t.Errorf("the output does not contain %q:\n%s", want, out)
+	}
 	if got := summaryNumber(t, out, "throughput"); got <= 0 {
 		t.Errorf("throughput %d docs/s, want a positive rate", got)
 	}
