@@ -421,6 +421,8 @@ func TestLoadReportsFileProblems(t *testing.T) {
 		{"second document", func(t *testing.T) string { return writeFile(t, "url: a\n---\nname: [unclosed\n") }, "is not valid YAML"},
 		{"second document with settings", func(t *testing.T) string { return writeFile(t, "url: a\n---\nname: n\n") }, "holds more than one YAML document"},
 		{"map key twice", func(t *testing.T) string { return writeFile(t, "labels:\n  a: x\n  a: y\n") }, "has the key a given twice, the second time on line 3"},
+		{"list as a map key", func(t *testing.T) string { return writeFile(t, "labels: {? [team, owner] : x}\n") }, "has a list as a key on line 1; each key must be a single value"},
+		{"key repeated through an alias", func(t *testing.T) string { return writeFile(t, "&k name: n\nsize: 3\n*k : m\n") }, "(line 3): is given more than once, first on line 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

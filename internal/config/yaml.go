@@ -119,11 +119,14 @@ func (ld *loader) decodeStruct(n *yaml.Node, v reflect.Value, s *structSpec, pre
 			continue
 		}
 		path := joinPath(prefix, k.Value)
+		// The line where the key is written, an alias's own line rather
+		// than its anchor's.
+		keyLine := n.Content[i].Line
 		if line, dup := firstLine[k.Value]; dup {
-			ld.probs.addAt(path, k.Line, fmt.Sprintf("is given more than once, first on line %d; keep one", line))
+			ld.probs.addAt(path, keyLine, fmt.Sprintf("is given more than once, first on line %d; keep one", line))
 			continue
 		}
-		firstLine[k.Value] = k.Line
+		firstLine[k.Value] = keyLine
 
 		fv := v.FieldByIndex(f.index)
 		switch f.kind {
@@ -203,6 +206,10 @@ func (ld *loader) decodeLeaf(n *yaml.Node, l *leaf) {
 		m := reflect.MakeMapWithSize(t, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := resolve(n.Content[i]), resolve(n.Content[i+1])
+			if k.Kind != yaml.ScalarNode {
+				ld.probs.add(l, fmt.Sprintf("has %s as a key on line %d; each key must be a single value", nodeKind(k), n.Content[i].Line))
+				return
+			}
 			if val.Kind != yaml.ScalarNode && l.secret {
 				ld.probs.add(l, "each value must be a single value, got "+nodeKind(val))
 				return
@@ -214,9 +221,9 @@ func (ld *loader) decodeLeaf(n *yaml.Node, l *leaf) {
 			key := reflect.ValueOf(k.Value).Convert(t.Key())
 			if m.MapIndex(key).IsValid() {
 				if l.secret {
-					ld.probs.add(l, fmt.Sprintf("has a key given twice, the second time on line %d; keep one", k.Line))
+					ld.probs.add(l, fmt.Sprintf("has a key given twice, the second time on line %d; keep one", n.Content[i].Line))
 				} else {
-					ld.probs.add(l, fmt.Sprintf("has the key %s given twice, the second time on line %d; keep one", k.Value, k.Line))
+					ld.probs.add(l, fmt.Sprintf("has the key %s given twice, the second time on line %d; keep one", k.Value, n.Content[i].Line))
 				}
 				return
 			}
