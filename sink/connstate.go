@@ -34,6 +34,7 @@ type connState struct {
 	mu      sync.Mutex
 	status  connStatus
 	err     error         // the fatal error, in statusFailed
+	openErr error         // the connector's error from the last Open of this run, nil once an Open succeeded
 	changed chan struct{} // closed and replaced on every change
 	fatal   chan error    // the first fatal error of the current opening
 }
@@ -53,6 +54,7 @@ func (s *connState) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.setLocked(statusIdle, nil)
+	s.openErr = nil
 }
 
 func (s *connState) setLocked(st connStatus, err error) {
@@ -72,6 +74,7 @@ func (s *connState) open(ctx context.Context) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.openErr = err
 	if err != nil {
 		s.setLocked(statusClosed, nil)
 		return fmt.Errorf("open connector: %w", err)
@@ -171,6 +174,27 @@ func (s *connState) endWrite() {
 	} else {
 		s.writes.Unlock()
 	}
+}
+
+// unready returns nil when the connector is open, and otherwise why not
+// for a readiness probe: usable's reason, with whether an Open is in
+// progress and the error of the last Open that failed.
+func (s *connState) unready() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.status == statusOpen:
+		return nil
+	case s.status == statusFailed:
+		return fmt.Errorf("the connector failed: %w", s.err)
+	case s.status == statusOpening && s.openErr != nil:
+		return fmt.Errorf("%w: opening it again after the last Open failed: %w", errNotOpen, s.openErr)
+	case s.status == statusOpening:
+		return fmt.Errorf("%w: Open is in progress", errNotOpen)
+	case s.openErr != nil:
+		return fmt.Errorf("%w: the last Open failed: %w", errNotOpen, s.openErr)
+	}
+	return errNotOpen
 }
 
 // usable returns nil when the connector is open, and otherwise why not.

@@ -88,8 +88,11 @@ func (rt *Runtime) Live(ctx context.Context) error {
 
 // Ready returns nil when the sink can work now: Run is running, every
 // route is subscribed, the connector is open and its Health check
-// passes. Otherwise it returns why not. It is meant for a readiness
-// probe, such as /readyz, and is safe to call at any time.
+// passes. Otherwise it returns why not: while the connector is not open,
+// that includes the error of its last failed Open, which the connector
+// must keep free of secrets, as it does for its other errors. It is meant
+// for a readiness probe, such as /readyz, and is safe to call at any
+// time.
 func (rt *Runtime) Ready(ctx context.Context) error {
 	rt.mu.Lock()
 	running := rt.running
@@ -97,7 +100,7 @@ func (rt *Runtime) Ready(ctx context.Context) error {
 	if !running {
 		return errors.New("the sink is not running")
 	}
-	if err := rt.state.usable(); err != nil {
+	if err := rt.state.unready(); err != nil {
 		return err
 	}
 	for _, r := range rt.routes {

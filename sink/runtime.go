@@ -400,7 +400,7 @@ func (rt *Runtime) supervisor() (*supervisor.Supervisor, error) {
 // runConnector is the connector's child: it opens the connector, keeps it
 // open until the runtime stops or a Write fails fatally, and closes it.
 func (rt *Runtime) runConnector(ctx context.Context) error {
-	if err := rt.state.open(ctx); err != nil {
+	if err := rt.open(ctx); err != nil {
 		return err
 	}
 	rt.log.Info("connector open", "connector", rt.cfg.ConnectorName)
@@ -418,4 +418,17 @@ func (rt *Runtime) runConnector(ctx context.Context) error {
 		rt.log.Warn("closing the connector failed", "connector", rt.cfg.ConnectorName, "error", err)
 	}
 	return failure
+}
+
+// open opens the connector within ctx and within the run. The supervisor
+// cancels ctx only after the routes have stopped, but a route's drain
+// waits for the connector to open, so a stop during a slow Open would
+// otherwise wait for the drain's timeout.
+func (rt *Runtime) open(ctx context.Context) error {
+	runCtx := rt.runCtx()
+	openCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(runCtx, func() { cancel(context.Cause(runCtx)) })
+	defer stop()
+	return rt.state.open(openCtx)
 }
