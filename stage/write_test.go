@@ -125,7 +125,9 @@ func TestRetryWaitsBackoffOnClock(t *testing.T) {
 		return nil
 	})
 	retry := RetryPolicy{Initial: time.Second, Multiplier: 2, Jitter: -1, MaxAttempts: 5}
-	p := writePipeline(clk, rec.msgs(1, 1), BatchOptions{}, w, WriteOptions{Retry: retry}, nil)
+	// A batch of one is full at once, so the batcher starts no timer that
+	// driveClock could fire before the first attempt.
+	p := writePipeline(clk, rec.msgs(1, 1), BatchOptions{MaxCount: 1}, w, WriteOptions{Retry: retry}, nil)
 
 	stop := driveClock(clk)
 	err := p.Run(context.Background())
