@@ -163,7 +163,6 @@ func (s *batchStage[T]) consume(ctx context.Context) error {
 
 		if s.batch == nil {
 			s.batch = s.out.pool.get()
-			s.startTimer()
 		}
 		s.batch.msgs = append(s.batch.msgs, m)
 		s.bytes += size
@@ -174,6 +173,12 @@ func (s *batchStage[T]) consume(ctx context.Context) error {
 			if err := s.sendFull(ctx); err != nil {
 				return err
 			}
+			continue
+		}
+		// The wait starts with the batch's first message; a batch that was
+		// full at once never needed it.
+		if !s.timerOn {
+			s.startTimer()
 		}
 	}
 
