@@ -45,6 +45,16 @@ func (in *Instrumentation) RecordReceive(ctx context.Context, n, redelivered int
 	}
 }
 
+// RecordDuplicates counts n redeliveries that the consuming runtime
+// dropped on receipt because it still held the message's first delivery.
+// A nil receiver records nothing.
+func (in *Instrumentation) RecordDuplicates(ctx context.Context, n int) {
+	if in == nil || !in.metering {
+		return
+	}
+	in.duplicates.Add(ctx, int64(n), in.client.base.add...)
+}
+
 // RecordLag records the lag of one batch: how long before its write the
 // oldest message in it was published, by the producer's PublishTime. The
 // sink runtime calls it once per batch written, not per message. The

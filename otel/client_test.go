@@ -29,6 +29,20 @@ func TestRecordReceiveCountsConsumedAndRedelivered(t *testing.T) {
 	}
 }
 
+func TestRecordDuplicatesCounts(t *testing.T) {
+	rig := newMetricsRig(t, otel.Options{})
+	ctx := context.Background()
+	rig.inst.RecordDuplicates(ctx, 2)
+	rig.inst.RecordDuplicates(ctx, 1)
+
+	rm := rig.collect(t)
+	if got := sum(t, rm, otel.MetricMessagesDuplicates, semconv.MessagingConsumerGroupName("sink")); got != 3 {
+		t.Errorf("duplicates = %d, want 3", got)
+	}
+	var nilInst *otel.Instrumentation
+	nilInst.RecordDuplicates(ctx, 1) // must not panic
+}
+
 func TestRecordSendCountsByOutcome(t *testing.T) {
 	rig := newMetricsRig(t, otel.Options{})
 	ctx := context.Background()

@@ -57,6 +57,7 @@
 //	danube.connector.messages.failed      danube_connector_messages_failed_total          stage, error.type
 //	danube.connector.messages.retried     danube_connector_messages_retried_total         stage
 //	danube.connector.messages.redelivered danube_connector_messages_redelivered_total     -
+//	danube.connector.messages.duplicates  danube_connector_messages_duplicates_total      -
 //	danube.connector.messages.pending     danube_connector_messages_pending               - (gauge)
 //	danube.connector.pending.size         danube_connector_pending_size_bytes             - (gauge)
 //	danube.connector.queue.depth          danube_connector_queue_depth                    danube.queue.from, danube.queue.to (gauge)

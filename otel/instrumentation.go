@@ -88,6 +88,7 @@ type Instrumentation struct {
 	failed        metric.Int64Counter
 	retried       metric.Int64Counter
 	redelivered   metric.Int64Counter
+	duplicates    metric.Int64Counter
 	pending       metric.Int64ObservableGauge
 	pendingSize   metric.Int64ObservableGauge
 	queueDepth    metric.Int64ObservableGauge
@@ -197,6 +198,7 @@ func (in *Instrumentation) createInstruments() error {
 	in.failed = counter(MetricMessagesFailed, "{message}", "Messages of failed writes and transforms by error class.")
 	in.retried = counter(MetricMessagesRetried, "{message}", "Messages written again after a failed attempt.")
 	in.redelivered = counter(MetricMessagesRedelivered, "{message}", "Messages the broker delivered more than once.")
+	in.duplicates = counter(MetricMessagesDuplicates, "{message}", "Redeliveries dropped on receipt because the first delivery was still in the pipeline.")
 	in.pending = gauge(MetricMessagesPending, "{message}", "Messages admitted and not yet settled.")
 	in.pendingSize = gauge(MetricPendingSize, "By", "Bytes of the messages admitted and not yet settled.")
 	in.queueDepth = gauge(MetricQueueDepth, "{chunk}", "Chunks waiting in the channel between two stages.")

@@ -35,6 +35,10 @@ const (
 	// MetricMessagesRedelivered counts the messages that the broker
 	// delivered more than once, as the consuming runtime reports them.
 	MetricMessagesRedelivered = "danube.connector.messages.redelivered"
+	// MetricMessagesDuplicates counts the redeliveries that the consuming
+	// runtime dropped on receipt because it still held the message's
+	// first delivery. They are counted in MetricMessagesRedelivered too.
+	MetricMessagesDuplicates = "danube.connector.messages.duplicates"
 	// MetricMessagesPending is the gauge of messages admitted into a
 	// pipeline and not yet settled, so not yet acknowledged to the broker.
 	MetricMessagesPending = "danube.connector.messages.pending"
