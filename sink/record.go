@@ -5,10 +5,13 @@ import "time"
 // Record is one message from the broker, as a sink connector receives it.
 //
 // A record may be delivered more than once: after a nack, an ack timeout, a
-// consumer reconnect or a broker restart the broker sends it again, at
-// times twice in one batch. PartitionTopic and Offset identify it across
-// deliveries on a reliable topic, so a connector that derives its write
-// key from them writes idempotently.
+// consumer reconnect or a broker restart the broker sends it again. A
+// Source drops a repeat that comes while the first delivery is still in
+// its pipeline, except at offset 0 (see Source.Receive). The other
+// repeats reach the connector: one after the first delivery was settled,
+// and one after the route subscribed again. PartitionTopic and Offset identify
+// a record across deliveries on a reliable topic, so a connector that
+// derives its write key from them writes idempotently.
 type Record struct {
 	// Topic is the topic the connector subscribed to, without a partition
 	// suffix, for example /default/orders.

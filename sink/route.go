@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/danube-messaging/danube-connect-go/danube"
 	"github.com/danube-messaging/danube-connect-go/otel"
@@ -31,6 +32,10 @@ type route struct {
 	inst  *otel.Instrumentation
 	pipe  *stage.Pipeline
 	dlq   *danube.Producer // set by the runtime for each of its runs; nil without a dead-letter topic
+
+	// duplicates counts the redeliveries that the route's sources dropped
+	// because the message was still in the pipeline, over every run.
+	duplicates atomic.Int64
 
 	mu  sync.Mutex
 	src *Source // the source of the current subscription, nil between runs
@@ -202,7 +207,7 @@ func (r *route) Run(ctx context.Context) error {
 		Connector:       rt.cfg.ConnectorName,
 		Logger:          rt.log,
 		Instrumentation: r.inst,
-	}, rt.forceCtx(), false)
+	}, rt.forceCtx(), false, &r.duplicates)
 	r.setCurrent(src)
 	defer r.setCurrent(nil)
 

@@ -265,6 +265,12 @@ type RouteStats struct {
 	// (received and not yet settled), acked, nacked and dead-lettered,
 	// since New.
 	stage.Stats
+	// Duplicates counts the redeliveries dropped on receipt since New,
+	// because the route still held the message's first delivery: one
+	// whose ack timeout passed during a slow write, or one sent again
+	// when the consumer's stream reconnected. The first delivery's ack or
+	// nack settles the message at the broker.
+	Duplicates int64
 }
 
 // Stats returns the counters of every route, in the order of the
@@ -273,7 +279,12 @@ type RouteStats struct {
 func (rt *Runtime) Stats() []RouteStats {
 	out := make([]RouteStats, len(rt.routes))
 	for i, r := range rt.routes {
-		out[i] = RouteStats{Topic: r.cfg.Topic, Subscription: r.cfg.SubscriptionName, Stats: r.pipe.Stats()}
+		out[i] = RouteStats{
+			Topic:        r.cfg.Topic,
+			Subscription: r.cfg.SubscriptionName,
+			Stats:        r.pipe.Stats(),
+			Duplicates:   r.duplicates.Load(),
+		}
 	}
 	return out
 }

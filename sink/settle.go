@@ -20,6 +20,8 @@ type delivery struct {
 	rec     Record
 	msg     *danube.Message
 	src     *Source
+	// held marks a delivery whose key is in src.held until it is settled.
+	held bool
 }
 
 func newDelivery(src *Source, msg *danube.Message) *delivery {
@@ -40,6 +42,17 @@ func newDelivery(src *Source, msg *danube.Message) *delivery {
 		r.SchemaID, r.SchemaVersion = msg.SchemaID, msg.SchemaVersion
 	}
 	return d
+}
+
+// release removes the delivery from its source's set of held messages,
+// once, just before its ack or nack goes to the broker. Removing it
+// before a nack is sent matters: the broker may redeliver the message at
+// once, and that delivery must enter the pipeline.
+func (d *delivery) release() {
+	if d.held {
+		d.held = false
+		d.src.held.release(d.msg)
+	}
 }
 
 // Ack, Nack and DeadLetter queue the settlement for the source's settling
@@ -145,6 +158,7 @@ func (st *settler) push(s settlement) {
 	if st.closed {
 		st.mu.Unlock()
 		st.late.Add(1)
+		s.d.release()
 		return
 	}
 	st.queue = append(st.queue, s)
@@ -202,9 +216,11 @@ func (st *settler) send(s settlement) {
 	cons := st.src.cons
 	switch s.kind {
 	case settleAck:
+		s.d.release()
 		st.inFlight.Add(1)
 		cons.AckAsync(s.d.msg, st.callback)
 	case settleNack:
+		s.d.release()
 		st.inFlight.Add(1)
 		cons.NackAsync(s.d.msg, s.delay, s.reason, st.callback)
 	case settleDeadLetter:
@@ -225,11 +241,14 @@ func (st *settler) acked(err error) {
 
 // deadLetter publishes the record to the source's dead-letter topic and
 // acks it once the broker stored it, or nacks it when there is no
-// dead-letter topic or the publish failed.
+// dead-letter topic or the publish failed. The record stays in the
+// source's set of held messages while the publish runs, so a redelivery
+// meanwhile is dropped rather than dead-lettered a second time.
 func (st *settler) deadLetter(d *delivery, reason string) {
 	src := st.src
 	cons, dlq := src.cons, src.opts.DeadLetter
 	if dlq == nil {
+		d.release()
 		st.inFlight.Add(1)
 		cons.NackAsync(d.msg, 0, noDeadLetterTopic+reason, st.callback)
 		return
@@ -240,6 +259,7 @@ func (st *settler) deadLetter(d *delivery, reason string) {
 	msg := deadLetterMessage(d, reason, src.opts.Connector)
 	dlq.SendAsync(ctx, msg, func(err error) {
 		cancel()
+		d.release()
 		if err == nil {
 			cons.AckAsync(d.msg, st.callback)
 			return

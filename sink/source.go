@@ -61,7 +61,15 @@ type Source struct {
 
 	settler *settler
 	msgs    []*danube.Message // the receive buffer; the entry stage calls Receive from one goroutine
+	admits  []admission       // held.admit's decisions on msgs
 	closed  atomic.Bool
+
+	// held is the set of reliable messages admitted and not yet settled.
+	// duplicates counts the redeliveries that Receive dropped because
+	// held contained them: the Source's own counter, or its route's,
+	// which spans the route's runs.
+	held       heldSet
+	duplicates *atomic.Int64
 
 	// sends is the parent context of dead-letter publishes, cancelled
 	// when Close gives up waiting for them.
@@ -76,22 +84,27 @@ type Source struct {
 // goroutine that sends settlements to the broker; Close stops it. It
 // panics if cons is nil.
 func NewSource(cons *danube.Consumer, opts SourceOptions) *Source {
-	return newSource(cons, opts, context.Background(), true)
+	return newSource(cons, opts, context.Background(), true, nil)
 }
 
 // newSource is NewSource with the parent context of dead-letter
 // publishes: the runtime's, which Force cancels. warnWhenIdle makes the
 // settling goroutine warn of failures whenever it has sent what was
 // queued. A route sets it false, because it warns once per batch itself.
-func newSource(cons *danube.Consumer, opts SourceOptions, sends context.Context, warnWhenIdle bool) *Source {
+// duplicates, when not nil, is the counter of the redeliveries dropped.
+func newSource(cons *danube.Consumer, opts SourceOptions, sends context.Context, warnWhenIdle bool, duplicates *atomic.Int64) *Source {
 	if cons == nil {
 		panic("sink: NewSource given a nil consumer")
 	}
 	s := &Source{
-		cons:  cons,
-		opts:  opts,
-		log:   opts.Logger,
-		label: routeLabel(cons.Topic(), cons.Subscription()),
+		cons:       cons,
+		opts:       opts,
+		log:        opts.Logger,
+		label:      routeLabel(cons.Topic(), cons.Subscription()),
+		duplicates: duplicates,
+	}
+	if s.duplicates == nil {
+		s.duplicates = new(atomic.Int64)
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -113,40 +126,77 @@ func routeLabel(topic, subscription string) string {
 // with the messages already received, as stage.Source requires. Each
 // record's size is its payload's length.
 //
+// A redelivery of a message still in the pipeline is dropped here, and
+// counted by Duplicates. The broker sends a reliable message again when
+// its ack timeout passes or the consumer's stream reconnects, and the
+// settlement of the delivery in the pipeline settles the message at the
+// broker. A redelivery is recognized by its partition and offset, and
+// only on a reliable topic, at an offset above 0. Receive waits for more
+// messages when it dropped every one it received.
+//
 // It returns io.EOF after Close, and when the consumer failed: a
 // partition it gave up on, or a consumer closed under it. The pipeline
 // then drains, and Err returns the failure. When ctx is done it returns
 // ctx's cause.
 func (s *Source) Receive(ctx context.Context, buf []stage.Msg[*Record]) (int, error) {
-	if s.closed.Load() {
-		return 0, io.EOF
+	if len(buf) == 0 {
+		// ReceiveBatch returns at once for an empty buffer, so the loop
+		// below would never wait.
+		if s.closed.Load() {
+			return 0, io.EOF
+		}
+		return 0, nil
 	}
 	if cap(s.msgs) < len(buf) {
 		s.msgs = make([]*danube.Message, len(buf))
+		s.admits = make([]admission, len(buf))
 	}
-	msgs := s.msgs[:len(buf)]
+	msgs, admits := s.msgs[:len(buf)], s.admits[:len(buf)]
 
-	n, err := s.cons.ReceiveBatch(ctx, msgs)
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		return 0, context.Cause(ctx)
-	default:
-		s.fail(fmt.Errorf("receive: %w", err))
-		return 0, io.EOF
-	}
+	for {
+		if s.closed.Load() {
+			return 0, io.EOF
+		}
+		n, err := s.cons.ReceiveBatch(ctx, msgs)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return 0, context.Cause(ctx)
+		default:
+			s.fail(fmt.Errorf("receive: %w", err))
+			return 0, io.EOF
+		}
 
-	redelivered := 0
-	for i, msg := range msgs[:n] {
-		d := newDelivery(s, msg)
-		buf[i] = stage.Attach(&d.rec, &d.tracker, len(msg.Payload), stage.Settler(d))
-		if msg.DeliveryAttempt > 1 {
-			redelivered++
+		dropped := s.held.admit(msgs[:n], admits[:n])
+		kept, redelivered := 0, 0
+		for i, msg := range msgs[:n] {
+			if msg.DeliveryAttempt > 1 {
+				redelivered++
+			}
+			if admits[i] == droppedHeld {
+				continue
+			}
+			d := newDelivery(s, msg)
+			d.held = admits[i] == admittedHeld
+			buf[kept] = stage.Attach(&d.rec, &d.tracker, len(msg.Payload), stage.Settler(d))
+			kept++
+		}
+		clear(msgs[:n])
+		s.opts.Instrumentation.RecordReceive(ctx, n, redelivered)
+		if dropped > 0 {
+			s.duplicates.Add(int64(dropped))
+			s.opts.Instrumentation.RecordDuplicates(ctx, dropped)
+		}
+		if kept > 0 {
+			return kept, nil
 		}
 	}
-	clear(msgs[:n])
-	s.opts.Instrumentation.RecordReceive(ctx, n, redelivered)
-	return n, nil
+}
+
+// Duplicates returns how many redeliveries Receive dropped since
+// NewSource because the message was still in the pipeline.
+func (s *Source) Duplicates() int64 {
+	return s.duplicates.Load()
 }
 
 // Err returns why the consumer failed, making Receive return io.EOF, or
