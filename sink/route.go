@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -178,11 +179,17 @@ type routeSource struct {
 
 // Receive returns io.EOF when the consumer failed, a partition it gave up
 // on: the pipeline then drains, and the route returns the failure so that
-// its supervisor subscribes again.
+// its supervisor subscribes again. It also returns io.EOF once the runtime
+// was forced to stop. A forced writer nacks every record, and the broker
+// may send a nacked record back at once: taking it in again would nack it
+// again, using up its redeliveries while the runtime stops.
 func (rs routeSource) Receive(ctx context.Context, buf []stage.Msg[*Record]) (int, error) {
 	src := rs.r.current()
 	if src == nil {
 		return 0, errors.New("the route has no subscription")
+	}
+	if rs.r.rt.forceCtx().Err() != nil {
+		return 0, io.EOF
 	}
 	return src.Receive(ctx, buf)
 }
