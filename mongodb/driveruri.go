@@ -22,6 +22,9 @@ import (
 // TXT records, so the string is parsed as mongodb:// with the same host
 // and with TLS on, as SRV implies. The SRV-only options are checked here
 // instead. The options that a TXT record adds are checked only by Open.
+//
+// NOTE: a file that never ends, such as a FIFO named by tlsCAFile, blocks
+// it, as it blocks the driver's own ApplyURI in Open.
 func checkDriverOptions(s string, parts uriParts) string {
 	pairs := splitOptions(parts.options)
 	srv := parts.scheme == "mongodb+srv"
@@ -79,28 +82,46 @@ func parseOptions(parts uriParts, pairs []string, srv bool) (*options.ClientOpti
 	return opts, opts.Validate()
 }
 
+// maxBlamedOptions bounds the options describeRejection tries one by
+// one: each try parses the whole string again and reads the TLS files it
+// names, so a string with thousands of options would take minutes.
+const maxBlamedOptions = 64
+
 // describeRejection returns the problem with a connection string that the
-// driver rejects. It parses the string with more and more of its options
-// to find the first one whose addition fails, and names it with its value
-// unless the value is a secret. The driver's message may quote the string,
-// so it is scrubbed of the string's secrets.
+// driver rejects. When leaving out one option, and only that one, makes
+// the rest parse, it names that option, with its value unless the value is
+// a secret. Otherwise (several bad options, two options in conflict, or
+// more than maxBlamedOptions) it gives the driver's message alone. The driver's
+// message may quote the string, so it is scrubbed of the string's
+// secrets.
 func describeRejection(s string, parts uriParts, pairs []string, srv bool) string {
 	scrub := newScrubber(s)
-	for n := 0; n <= len(pairs); n++ {
-		_, err := parseOptions(parts, pairs[:n], srv)
-		if err == nil {
-			continue
-		}
-		message := driverMessage(scrub.scrub(err))
-		if n == 0 {
-			return fmt.Sprintf("%s is rejected by the MongoDB driver: %s", RedactURI(s), message)
-		}
-		option, _ := scrub.scrubText(displayOption(pairs[n-1]))
-		return fmt.Sprintf("%s has an invalid option %s: %s", RedactURI(s), option, message)
+	_, err := parseOptions(parts, pairs, srv)
+	if err == nil {
+		// Unreachable: the caller saw the same parse fail, and parsing
+		// depends only on the string and the files it names.
+		return fmt.Sprintf("%s is rejected by the MongoDB driver", RedactURI(s))
 	}
-	// Unreachable: the caller saw the full list fail, and parsing does
-	// not depend on anything but the string and the files it names.
-	return fmt.Sprintf("%s is rejected by the MongoDB driver", RedactURI(s))
+	message := driverMessage(scrub.scrub(err))
+	culprit := -1
+	if len(pairs) <= maxBlamedOptions {
+		for i := range pairs {
+			rest := slices.Concat(pairs[:i], pairs[i+1:])
+			if _, err := parseOptions(parts, rest, srv); err != nil {
+				continue
+			}
+			if culprit >= 0 { // two options conflict: blame neither
+				culprit = -1
+				break
+			}
+			culprit = i
+		}
+	}
+	if culprit < 0 {
+		return fmt.Sprintf("%s is rejected by the MongoDB driver: %s", RedactURI(s), message)
+	}
+	option, _ := scrub.scrubText(displayOption(pairs[culprit]))
+	return fmt.Sprintf("%s has an invalid option %s: %s", RedactURI(s), option, message)
 }
 
 // driverMessage returns err's text without the prefix that the driver

@@ -3,6 +3,7 @@ package mongodb
 import (
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -45,13 +46,25 @@ var secretOptions = []string{"authmechanismproperties", "tlscertificatekeyfilepa
 // password that any '@' could end.
 func secretsOf(uri string) []string {
 	var secrets []string
+	// Each secret goes in as written, decoded both ways (a '+' is a space
+	// to the query decoder, which the driver uses for option values), and
+	// in each of these forms as Go's %q would escape it inside quotes,
+	// since the driver quotes values in its errors.
 	add := func(s string, unescape func(string) (string, error)) {
 		if s == "" {
 			return
 		}
-		secrets = append(secrets, s)
-		if decoded, err := unescape(s); err == nil && decoded != s && decoded != "" {
-			secrets = append(secrets, decoded)
+		forms := []string{s}
+		for _, decode := range []func(string) (string, error){unescape, url.PathUnescape, url.QueryUnescape} {
+			if decoded, err := decode(s); err == nil && decoded != "" && !slices.Contains(forms, decoded) {
+				forms = append(forms, decoded)
+			}
+		}
+		for _, form := range forms {
+			secrets = append(secrets, form)
+			if quoted := strconv.Quote(form); quoted[1:len(quoted)-1] != form {
+				secrets = append(secrets, quoted[1:len(quoted)-1])
+			}
 		}
 	}
 

@@ -195,3 +195,22 @@ func TestScrubHidesOverlappingSecrets(t *testing.T) {
 		t.Errorf("scrub = %q, want %q", got, "user xxxxx failed")
 	}
 }
+
+// TestScrubHidesDecodedAndQuotedForms: the driver decodes option values
+// with the query decoder ('+' becomes a space) and quotes values with %q
+// in its errors, so a password pasted as an option value comes back in
+// those forms; each is hidden.
+func TestScrubHidesDecodedAndQuotedForms(t *testing.T) {
+	s := newScrubber("mongodb://app:Pa+ss%22Word9@db:27017/")
+	for _, msg := range []string{
+		"as written Pa+ss%22Word9",
+		"path-decoded Pa+ss\"Word9",
+		"query-decoded Pa ss\"Word9",
+		`quoted "Pa ss\"Word9"`,
+		`quoted "Pa+ss\"Word9"`,
+	} {
+		if got := s.scrub(errors.New(msg)).Error(); strings.Contains(got, "Word9") {
+			t.Errorf("scrub(%q) = %q, still shows the password", msg, got)
+		}
+	}
+}
