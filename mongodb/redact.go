@@ -46,10 +46,10 @@ var secretOptions = []string{"authmechanismproperties", "tlscertificatekeyfilepa
 // password that any '@' could end.
 func secretsOf(uri string) []string {
 	var secrets []string
-	// Each secret goes in as written, decoded both ways (a '+' is a space
-	// to the query decoder, which the driver uses for option values), and
-	// in each of these forms as Go's %q would escape it inside quotes,
-	// since the driver quotes values in its errors.
+	// Each secret goes in as written and decoded both ways: the query
+	// decoder, which the driver uses for option values, reads '+' as a
+	// space. Each of these forms also goes in as %q escapes it, because
+	// the driver quotes values in its errors.
 	add := func(s string, unescape func(string) (string, error)) {
 		if s == "" {
 			return
