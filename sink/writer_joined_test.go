@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -13,9 +14,9 @@ import (
 	"github.com/danube-messaging/danube-connect-go/stage"
 )
 
-// scriptedConnector fails, on its first Write, the records at the indexes
-// of failed (it really does not write them) and returns first(batch);
-// later Writes write everything.
+// scriptedConnector writes, on its first Write, every record except those
+// at the indexes in failed, and returns first(batch). Later Writes write
+// everything.
 type scriptedConnector struct {
 	mu      sync.Mutex
 	calls   int
@@ -45,7 +46,10 @@ func (c *scriptedConnector) Write(_ context.Context, batch []*sink.Record) error
 	return nil
 }
 
-func runScripted(t *testing.T, conn *scriptedConnector, n int, nils map[uint64]bool) map[int]string {
+// runScripted writes n records through a pipeline whose stage replaces the
+// records at the offsets in nils by nil, and a Writer over conn. It
+// returns how each record was settled, and Run's error.
+func runScripted(t *testing.T, conn *scriptedConnector, n int, nils map[uint64]bool) (map[int]string, error) {
 	t.Helper()
 	var mu sync.Mutex
 	got := map[int]string{}
@@ -60,6 +64,7 @@ func runScripted(t *testing.T, conn *scriptedConnector, n int, nils map[uint64]b
 		}
 		return n, nil
 	})
+
 	p := stage.New("writer", stage.Options{DrainTimeout: 5 * time.Second})
 	in := stage.From(p, "receive", src)
 	mapped := stage.Then(in, "holes", stage.Map(func(_ context.Context, r *sink.Record) (*sink.Record, error) {
@@ -71,25 +76,21 @@ func runScripted(t *testing.T, conn *scriptedConnector, n int, nils map[uint64]b
 	batches := stage.Batch(mapped, "batch", stage.BatchOptions{MaxCount: n, MaxWait: time.Second})
 	w := sink.NewWriter(conn, sink.WriterOptions{DeadLetter: true})
 	stage.Write(batches, "write", w, stage.WriteOptions{Retry: stage.RetryPolicy{MaxAttempts: 3, Initial: time.Millisecond}})
+
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := p.Run(ctx); err != nil {
-		t.Logf("Run: %v", err)
-	}
+	runErr := p.Run(ctx)
 	_ = w.Close(context.Background())
+
 	mu.Lock()
 	defer mu.Unlock()
-	out := map[int]string{}
-	for k, v := range got {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(got), runErr
 }
 
 // TestWriterMergesJoinedBatchErrors: a connector that writes two
-// sub-batches (two collections, say) and joins their BatchErrors has the
-// failures of both retried; no record is acked before it was written, and
-// in the end every record is written and acked, the nil one dead-lettered.
+// sub-batches (two collections, say) joins their BatchErrors. The failures
+// of both are retried, and no record is acked before it is written. In the
+// end every record is written and acked, and the nil one dead-lettered.
 func TestWriterMergesJoinedBatchErrors(t *testing.T) {
 	for name, nils := range map[string]map[uint64]bool{"no nils": nil, "with nil": {3: true}} {
 		t.Run(name, func(t *testing.T) {
@@ -103,7 +104,7 @@ func TestWriterMergesJoinedBatchErrors(t *testing.T) {
 					)
 				},
 			}
-			got := runScripted(t, conn, 4, nils)
+			got, _ := runScripted(t, conn, 4, nils)
 			t.Logf("settlements %v, written %v", got, conn.written)
 			for i, s := range got {
 				if s == "ack" && !conn.written[i] {
@@ -124,11 +125,11 @@ func TestWriterMergesJoinedBatchErrors(t *testing.T) {
 	}
 }
 
-// TestWriterNeverAcksUnwrittenOnInvalidBatchErrors: BatchErrors that do
-// not say which records were written (an index out of range, negative or
-// listed twice, no failure at all, or joined with an error of another
-// kind), alone, wrapped, with nil records and with fatal or invalid-data
-// marks: no record that was not written is acked.
+// TestWriterNeverAcksUnwrittenOnInvalidBatchErrors covers BatchErrors that
+// do not show which records were written: an index out of range, negative
+// or listed twice, no failure at all, or a join with an error of another
+// kind. Alone, wrapped, with nil records or with marks, none of them may
+// get an unwritten record acked.
 func TestWriterNeverAcksUnwrittenOnInvalidBatchErrors(t *testing.T) {
 	mk := func(fs ...sink.RecordError) *sink.BatchError { return &sink.BatchError{Failures: fs} }
 	cases := map[string]struct {
@@ -169,7 +170,7 @@ func TestWriterNeverAcksUnwrittenOnInvalidBatchErrors(t *testing.T) {
 		for _, nils := range []map[uint64]bool{nil, {1: true}} {
 			t.Run(fmt.Sprint(name, len(nils)), func(t *testing.T) {
 				conn := &scriptedConnector{failed: c.failed, written: map[int]bool{}, first: c.err}
-				got := runScripted(t, conn, 4, nils)
+				got, _ := runScripted(t, conn, 4, nils)
 				for i, s := range got {
 					if s == "ack" && !conn.written[i] {
 						t.Errorf("record %d acked but never written (settlements %v)", i, got)

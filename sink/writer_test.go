@@ -35,30 +35,6 @@ func (s outcomeSettler) set(v string) {
 	s.got[s.name] = v
 }
 
-// badIndexConnector reports, on its first Write, a failure at an index one
-// past the end of the batch it was given, then writes everything.
-type badIndexConnector struct {
-	mu      sync.Mutex
-	calls   int
-	written map[int]bool
-}
-
-func (c *badIndexConnector) Open(context.Context) error   { return nil }
-func (c *badIndexConnector) Close(context.Context) error  { return nil }
-func (c *badIndexConnector) Health(context.Context) error { return nil }
-func (c *badIndexConnector) Write(_ context.Context, batch []*sink.Record) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls++
-	if c.calls == 1 {
-		return &sink.BatchError{Failures: []sink.RecordError{{Index: len(batch), Err: sink.Retryable(errors.New("lost reply"))}}}
-	}
-	for _, r := range batch {
-		c.written[int(r.Offset)] = true
-	}
-	return nil
-}
-
 // TestWriterRetriesWholeBatchOnOutOfRangeIndex: a connector's BatchError
 // with an index out of range must make the runtime retry the whole batch
 // (sink.BatchError's contract). When a stage replaced a record of the
@@ -66,42 +42,20 @@ func (c *badIndexConnector) Write(_ context.Context, batch []*sink.Record) error
 // not the batch, and the nil record, which never reached the connector,
 // is dead-lettered, never acked.
 func TestWriterRetriesWholeBatchOnOutOfRangeIndex(t *testing.T) {
-	var mu sync.Mutex
-	got := map[int]string{}
-	sent := false
-	src := stage.SourceFunc[*sink.Record](func(ctx context.Context, buf []stage.Msg[*sink.Record]) (int, error) {
-		if sent {
-			return 0, io.EOF
-		}
-		sent = true
-		for i := range 3 {
-			buf[i] = stage.NewMsg(&sink.Record{Topic: "/default/t", Offset: uint64(i), Payload: []byte("x")}, 1, outcomeSettler{mu: &mu, got: got, name: i})
-		}
-		return 3, nil
-	})
-	conn := &badIndexConnector{written: map[int]bool{}}
-
-	p := stage.New("writer", stage.Options{DrainTimeout: 5 * time.Second})
-	in := stage.From(p, "receive", src)
-	mapped := stage.Then(in, "drop-middle", stage.Map(func(_ context.Context, r *sink.Record) (*sink.Record, error) {
-		if r.Offset == 1 {
-			return nil, nil
-		}
-		return r, nil
-	}))
-	batches := stage.Batch(mapped, "batch", stage.BatchOptions{MaxCount: 3, MaxWait: time.Second})
-	w := sink.NewWriter(conn, sink.WriterOptions{DeadLetter: true})
-	stage.Write(batches, "write", w, stage.WriteOptions{Retry: stage.RetryPolicy{MaxAttempts: 3, Initial: time.Millisecond}})
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := p.Run(ctx); err != nil {
+	// The first Write writes nothing and reports a failure one past the
+	// end of the two records it was given.
+	conn := &scriptedConnector{
+		failed:  map[int]bool{0: true, 1: true},
+		written: map[int]bool{},
+		first: func(batch []*sink.Record) error {
+			return &sink.BatchError{Failures: []sink.RecordError{{Index: len(batch), Err: sink.Retryable(errors.New("lost reply"))}}}
+		},
+	}
+	got, err := runScripted(t, conn, 3, map[uint64]bool{1: true})
+	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	_ = w.Close(context.Background())
 
-	mu.Lock()
-	defer mu.Unlock()
 	t.Logf("settlements %v, written %v", got, conn.written)
 	if got[1] != "dead-letter" {
 		t.Errorf("the record a stage replaced by nil was settled %q, want dead-letter: it never reached the connector", got[1])
@@ -113,7 +67,7 @@ func TestWriterRetriesWholeBatchOnOutOfRangeIndex(t *testing.T) {
 	}
 }
 
-// randomConnector answers each Write with an outcome drawn from rng:
+// randomConnector ends each Write with an outcome drawn from rng:
 // everything written, a plain, invalid-data or fatal error for the
 // batch, a valid BatchError, or an invalid one (an index out of range or
 // listed twice). It records which records it reported written.
@@ -190,7 +144,7 @@ func (c *randomConnector) Write(_ context.Context, batch []*sink.Record) error {
 		c.rng.Shuffle(len(be.Failures), func(i, j int) { be.Failures[i], be.Failures[j] = be.Failures[j], be.Failures[i] })
 		err = be
 		c.report(fmt.Sprintf("invalid BatchError with index %d in a batch of %d", index, len(batch)))
-		// An invalid report says nothing about what was written.
+		// An invalid report does not show what was written.
 		return err
 	}
 
