@@ -18,8 +18,8 @@ import (
 func TestRedactURI(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"mongodb://app:s3cret@db1:27017,db2:27017/admin?replicaSet=rs0", "mongodb://xxxxx@db1:27017,db2:27017/admin"},
-		// The driver refuses an unescaped '@' in a password, so nobody can
-		// tell where the password ends: everything after the scheme goes.
+		// The driver rejects an unescaped '@' in a password, so the end of
+		// the password is unknown and everything after the scheme is hidden.
 		{"mongodb+srv://app:p@ss@cluster.example.net/?authSource=admin", "mongodb+srv://<redacted: the connection string does not parse>"},
 		// An unescaped '?' in a password is accepted by the driver, which
 		// ends the user information at the first '@'.
@@ -197,9 +197,9 @@ func TestScrubHidesOverlappingSecrets(t *testing.T) {
 }
 
 // TestScrubHidesDecodedAndQuotedForms: the driver decodes option values
-// with the query decoder ('+' becomes a space) and quotes values with %q
-// in its errors, so a password pasted as an option value comes back in
-// those forms; each is hidden.
+// with the query decoder, which turns '+' into a space, and quotes values
+// with %q in its errors. A password pasted as an option value comes back
+// in those forms, and each must be hidden.
 func TestScrubHidesDecodedAndQuotedForms(t *testing.T) {
 	s := newScrubber("mongodb://app:Pa+ss%22Word9@db:27017/")
 	for _, msg := range []string{

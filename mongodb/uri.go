@@ -10,8 +10,8 @@ import (
 // (still percent-encoded).
 type uriParts struct {
 	scheme string
-	// userInfo is the text before the '@' that ends the user information,
-	// and hasUserInfo tells an absent one from an empty one.
+	// userInfo is the text before the '@' that ends the user information.
+	// hasUserInfo is false when the string has none, true when it is empty.
 	userInfo    string
 	hasUserInfo bool
 	// user and password are userInfo cut at its first ':'.
@@ -31,8 +31,8 @@ type uriParts struct {
 // unescaped '?' or '#', but neither '/' nor '@', and a password no ':'.
 //
 // When the driver would reject the string, splitURI returns what is wrong
-// as problem, which never quotes the string: it may hold a password,
-// and without a clean split nobody can tell which part that is. The
+// as problem, which never quotes the string: the string may contain a
+// password, and without a clean split its position is unknown. The
 // scheme is split off but not checked against mongodb and mongodb+srv.
 func splitURI(uri string) (parts uriParts, problem string) {
 	scheme, rest, ok := strings.Cut(uri, "://")

@@ -100,8 +100,8 @@ func newRoute(rt *Runtime, cfg Route) (*route, error) {
 		},
 	})
 	if err := r.pipe.Err(); err != nil {
-		// Options.Transform joined its stages wrongly: say so now, not at
-		// the first Run.
+		// Options.Transform joined its stages wrongly. Report it now
+		// rather than at the first Run.
 		return nil, fmt.Errorf("route %s: %w", r.label, err)
 	}
 	return r, nil

@@ -154,8 +154,8 @@ func TestTransformFailureNamesItsStage(t *testing.T) {
 	e := newEnv(t)
 	e.subscribe(testTopic, testSub, 3)
 
-	// Two stages that could fail: only the reason's stage name tells
-	// which one did.
+	// Two stages that could fail: only the stage name in the reason
+	// shows which one did.
 	twoStages := func(_ Route, in stage.Flow[*Record]) stage.Flow[*Record] {
 		enriched := stage.Then(in, "enrich", stage.Map(func(_ context.Context, r *Record) (*Record, error) {
 			return r, nil

@@ -346,7 +346,7 @@ func collectBatchErrors(err error) (all *BatchError, problem string) {
 	walk = func(e error) {
 		if be, ok := e.(*BatchError); ok {
 			if be == nil {
-				other = true // a nil *BatchError says nothing about the records
+				other = true // a nil *BatchError names no record
 				return
 			}
 			found = append(found, be)

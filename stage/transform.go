@@ -251,7 +251,7 @@ func (s *transformStage[In, Out]) steps(ctx context.Context) (err error) {
 
 // failureReason returns the reason of a message the step failed on: the
 // error's text after the stage's name, so that a dead letter or a nack
-// tells which stage of several rejected it. It runs only on failure.
+// names the stage that rejected it. It runs only on failure.
 func (s *transformStage[In, Out]) failureReason(err error) string {
 	return "stage " + s.name + ": " + err.Error()
 }

@@ -158,7 +158,7 @@ func parseTopics(list string) ([]string, error) {
 }
 
 // checkAddr rejects an address that is not host:port with a host clients
-// can dial: the broker tells clients its own address in topic lookups.
+// can dial, because the broker returns its own address in topic lookups.
 func checkAddr(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
