@@ -13,24 +13,24 @@ import (
 // one, which measures it next to the sink.
 func (s *suite) measureCeilings(_ context.Context, sec *Section) error {
 	sec.Note = fmt.Sprintf("Raw gRPC: a hand-described service, client and server in this process over loopback, "+
-		"300-byte requests and 1-byte replies, %v per point; the server stream sends 300-byte messages. "+
+		"300-byte requests and 1-byte replies, %v per point; the server stream sends 300-byte messages; median of %d runs each. "+
 		"Chains: five goroutines joined by buffered channels (capacity 1024 for pointers, 16 for batches of 1000), "+
-		"%d messages, median of %d runs.", s.cfg.UnaryDuration, s.cfg.ChainMessages, s.cfg.Repeat)
+		"%d messages, median of %d runs.", s.cfg.UnaryDuration, s.cfg.NetRepeat, s.cfg.ChainMessages, s.cfg.Repeat)
 
 	for _, callers := range []int{1, 16, 64} {
-		rate, err := baseline.GRPCUnary(callers, s.cfg.UnaryDuration)
+		rate, runs, err := medianRuns(s.cfg.NetRepeat, func() (float64, error) { return baseline.GRPCUnary(callers, s.cfg.UnaryDuration) })
 		if err != nil {
 			return fmt.Errorf("gRPC unary with %d callers: %w", callers, err)
 		}
 		s.ceil.unary[callers] = rate
-		sec.Rows = append(sec.Rows, Row{Name: fmt.Sprintf("gRPC unary calls, %d %s", callers, plural(callers, "caller", "callers")), Value: Rate(rate, "calls")})
+		sec.Rows = append(sec.Rows, Row{Name: fmt.Sprintf("gRPC unary calls, %d %s", callers, plural(callers, "caller", "callers")), Value: Rate(rate, "calls"), Runs: runs})
 	}
 
-	rate, err := baseline.GRPCServerStream(s.cfg.StreamMessages)
+	rate, runs, err := medianRuns(s.cfg.NetRepeat, func() (float64, error) { return baseline.GRPCServerStream(s.cfg.StreamMessages) })
 	if err != nil {
 		return fmt.Errorf("gRPC server stream: %w", err)
 	}
-	sec.Rows = append(sec.Rows, Row{Name: "gRPC server stream, one stream", Value: Rate(rate, "msgs")})
+	sec.Rows = append(sec.Rows, Row{Name: "gRPC server stream, one stream", Value: Rate(rate, "msgs"), Runs: runs})
 
 	rate, err = median(s.cfg.Repeat, func() (float64, error) { return baseline.Chain(s.cfg.ChainMessages) })
 	if err != nil {

@@ -137,10 +137,12 @@ func (s *suite) measureClient(ctx context.Context, sec *Section) error {
 	sec.Note = fmt.Sprintf("%d messages of 100 bytes over loopback to a danubetest broker in this process, one message per unary call "+
 		"as the protocol requires, so the broker's cost is part of every figure. Publish: Producer.SendAsync with %d sends in flight, "+
 		"until Flush returns. Consume + ack: the backlog is published first, then one Exclusive consumer catches up with Receive "+
-		"and AckAsync, timed until the last acknowledgement returned.", n, publishInFlight)
+		"and AckAsync, timed until the last acknowledgement returned. Each figure is the median of %d runs, each on a new broker.",
+		n, publishInFlight, s.cfg.NetRepeat)
 	versus, unary := s.unaryCeiling()
 
-	rate, err := func() (float64, error) {
+	rate, runs, err := medianRuns(s.cfg.NetRepeat, func() (float64, error) {
+		runtime.GC()
 		b, err := startBroker(1000, "/default/publish")
 		if err != nil {
 			return 0, err
@@ -148,18 +150,18 @@ func (s *suite) measureClient(ctx context.Context, sec *Section) error {
 		defer b.close()
 		elapsed, err := b.publish(ctx, n, samePayload)
 		return float64(n) / elapsed.Seconds(), err
-	}()
+	})
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
 	sec.Rows = append(sec.Rows, atLeastRow(Row{
-		Name: fmt.Sprintf("publish, pipelined (%d in flight)", publishInFlight), Value: Rate(rate, "msgs"),
+		Name: fmt.Sprintf("publish, pipelined (%d in flight)", publishInFlight), Value: Rate(rate, "msgs"), Runs: runs,
 		Versus: versus, Ratio: ratio(rate, unary),
 	}, 50_000, "msgs"))
 
 	for _, window := range []int{10, 100, 1000} {
-		runtime.GC()
-		rate, err := func() (float64, error) {
+		rate, runs, err := medianRuns(s.cfg.NetRepeat, func() (float64, error) {
+			runtime.GC()
 			b, err := startBroker(window, "/default/consume")
 			if err != nil {
 				return 0, err
@@ -173,11 +175,11 @@ func (s *suite) measureClient(ctx context.Context, sec *Section) error {
 			}
 			elapsed, err := b.consumeAll(ctx, "bench", n)
 			return float64(n) / elapsed.Seconds(), err
-		}()
+		})
 		if err != nil {
 			return fmt.Errorf("consume + ack, window %d: %w", window, err)
 		}
-		row := Row{Name: fmt.Sprintf("consume + ack, window %d", window), Value: Rate(rate, "msgs"), Versus: versus, Ratio: ratio(rate, unary)}
+		row := Row{Name: fmt.Sprintf("consume + ack, window %d", window), Value: Rate(rate, "msgs"), Runs: runs, Versus: versus, Ratio: ratio(rate, unary)}
 		if window == 1000 {
 			row = atLeastRow(row, 50_000, "msgs")
 		}

@@ -34,6 +34,10 @@ type Config struct {
 	// Repeat is how many times each CPU-bound measurement (chains,
 	// pipelines, supervisor) runs; the median is reported.
 	Repeat int
+	// NetRepeat is how many times each measurement over loopback (the
+	// gRPC ceilings, the broker with raw stubs, the client) runs; the
+	// median is reported with the lowest and highest run.
+	NetRepeat int
 	// SupervisorChildren are started and stopped by one supervisor.
 	SupervisorChildren int
 	// BrokerMessages go through the broker with raw stubs.
@@ -65,11 +69,12 @@ type Config struct {
 // fullConfig returns the sizes of a full run, a few minutes on two cores.
 func fullConfig() Config {
 	return Config{
-		UnaryDuration:      3 * time.Second,
+		UnaryDuration:      2 * time.Second,
 		StreamMessages:     1_000_000,
 		ChainMessages:      5_000_000,
 		PipelineMessages:   5_000_000,
 		Repeat:             5,
+		NetRepeat:          5,
 		SupervisorChildren: 10_000,
 		BrokerMessages:     100_000,
 		ClientMessages:     100_000,
@@ -91,6 +96,7 @@ func quickConfig() Config {
 		ChainMessages:      50_000,
 		PipelineMessages:   50_000,
 		Repeat:             1,
+		NetRepeat:          1,
 		SupervisorChildren: 1_000,
 		BrokerMessages:     500,
 		ClientMessages:     500,
@@ -122,11 +128,12 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), output io.
 
 	// A size flag left at 0 keeps the preset's value.
 	var (
-		unaryDuration      = fs.Duration("unary-duration", 0, "how long each gRPC unary point runs (0: the preset's, 3s full)")
+		unaryDuration      = fs.Duration("unary-duration", 0, "how long each gRPC unary point runs (0: the preset's, 2s full)")
 		streamMessages     = fs.Int("stream-messages", 0, "messages through the raw gRPC server stream (0: the preset's, 1000000 full)")
 		chainMessages      = fs.Int("chain-messages", 0, "messages through each goroutine chain (0: the preset's, 5000000 full)")
 		pipelineMessages   = fs.Int("pipeline-messages", 0, "messages through each stage pipeline (0: the preset's, 5000000 full)")
 		repeat             = fs.Int("repeat", 0, "runs of each CPU-bound measurement, of which the median is reported (0: the preset's, 5 full)")
+		netRepeat          = fs.Int("net-repeat", 0, "runs of each measurement over loopback, of which the median is reported (0: the preset's, 5 full)")
 		supervisorChildren = fs.Int("supervisor-children", 0, "children of the supervisor measurement (0: the preset's, 10000 full)")
 		brokerMessages     = fs.Int("broker-messages", 0, "messages through the broker with raw stubs (0: the preset's, 100000 full)")
 		clientMessages     = fs.Int("client-messages", 0, "messages of each client measurement (0: the preset's, 100000 full)")
@@ -171,6 +178,7 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), output io.
 	override("chain-messages", *chainMessages, &cfg.ChainMessages)
 	override("pipeline-messages", *pipelineMessages, &cfg.PipelineMessages)
 	override("repeat", *repeat, &cfg.Repeat)
+	override("net-repeat", *netRepeat, &cfg.NetRepeat)
 	override("supervisor-children", *supervisorChildren, &cfg.SupervisorChildren)
 	override("broker-messages", *brokerMessages, &cfg.BrokerMessages)
 	override("client-messages", *clientMessages, &cfg.ClientMessages)

@@ -115,6 +115,9 @@ type Row struct {
 	Name string
 	// Value is the figure measured.
 	Value Quantity
+	// Runs holds each run's value, lowest first, when Value is their
+	// median; the table prints the lowest and highest after Value.
+	Runs []float64
 	// Versus names the figure Value is compared with and gives its value,
 	// for example "gRPC unary, 64 callers: 58.1k calls/s"; empty for none.
 	Versus string
@@ -224,7 +227,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			b.WriteString("|---|--:|---|--:|---|---|\n")
 			for _, row := range s.Rows {
 				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n",
-					cell(row.Name), row.Value, cell(row.Versus), cell(row.Ratio), cell(row.Target), row.Verdict)
+					cell(row.Name), row.valueCell(), cell(row.Versus), cell(row.Ratio), cell(row.Target), row.Verdict)
 			}
 		}
 		if s.Err != nil {
@@ -237,6 +240,17 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// valueCell formats the value, followed by the range of its runs when it
+// is a median of several: "50.3k msgs/s (47.1k–53.0k msgs/s, 5 runs)".
+func (row Row) valueCell() string {
+	if len(row.Runs) < 2 {
+		return row.Value.String()
+	}
+	lo, hi := row.Value, row.Value
+	lo.Value, hi.Value = row.Runs[0], row.Runs[len(row.Runs)-1]
+	return fmt.Sprintf("%s (%s – %s, %d runs)", row.Value, lo, hi, len(row.Runs))
 }
 
 // cell makes s safe inside a markdown table cell: no pipe, no line break.

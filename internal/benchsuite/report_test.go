@@ -41,6 +41,17 @@ func TestRatioIsEmptyWithoutBase(t *testing.T) {
 	}
 }
 
+func TestValueCellGivesTheRangeOfAMedian(t *testing.T) {
+	one := Row{Value: Rate(50_300, "msgs"), Runs: []float64{50_300}}
+	if got := one.valueCell(); got != "50.3k msgs/s" {
+		t.Errorf("one run: valueCell() = %q, want the value alone", got)
+	}
+	five := Row{Value: Rate(50_300, "msgs"), Runs: []float64{47_100, 49_000, 50_300, 51_000, 53_000}}
+	if got, want := five.valueCell(), "50.3k msgs/s (47.1k msgs/s – 53.0k msgs/s, 5 runs)"; got != want {
+		t.Errorf("five runs: valueCell() = %q, want %q", got, want)
+	}
+}
+
 func sampleReport() *Report {
 	r := &Report{
 		Command: "go run ./internal/benchsuite -quick",

@@ -125,16 +125,23 @@ func (s *suite) unaryCeiling() (string, float64) {
 // median runs measure n times and returns the median of its results. It
 // returns the first error.
 func median(n int, measure func() (float64, error)) (float64, error) {
+	med, _, err := medianRuns(n, measure)
+	return med, err
+}
+
+// medianRuns runs measure n times and returns the median of its results
+// and every result, lowest first. It returns the first error.
+func medianRuns(n int, measure func() (float64, error)) (float64, []float64, error) {
 	results := make([]float64, 0, n)
 	for range n {
 		v, err := measure()
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		results = append(results, v)
 	}
 	slices.Sort(results)
-	return results[len(results)/2], nil
+	return results[len(results)/2], results, nil
 }
 
 // atLeastRow fills in the target and verdict of a rate that must reach
