@@ -1,6 +1,9 @@
 package danube
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestBrokerAddressStripsScheme(t *testing.T) {
 	tests := map[string]string{
@@ -29,9 +32,32 @@ func TestBrokerAddressRejectsInvalid(t *testing.T) {
 		"http://broker:6650/path",
 		":6650",
 		"broker:",
+		"http://user@broker:6650",
 	} {
 		if got, err := brokerAddress(in); err == nil {
 			t.Errorf("brokerAddress(%q) = %q, want an error", in, got)
+		}
+	}
+}
+
+func TestBrokerAddressKeepsCredentialsOutOfErrors(t *testing.T) {
+	for _, in := range []string{
+		"http://alice:s3cret-pw@broker:6650",
+		"alice:s3cret-pw@broker:6650",
+		"https://alice:s3cret-pw@broker:6650/path",
+		"grpc://alice:s3cret-pw@broker:6650",
+		"http://alice:s3cret-pw@",
+	} {
+		_, err := brokerAddress(in)
+		if err == nil {
+			t.Errorf("brokerAddress(%q) succeeded, want an error", in)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret-pw") || strings.Contains(err.Error(), "alice") {
+			t.Errorf("brokerAddress(%q) error quotes the credentials: %v", in, err)
+		}
+		if !strings.Contains(err.Error(), "REDACTED") {
+			t.Errorf("brokerAddress(%q) error = %v, want the URL quoted with REDACTED user information", in, err)
 		}
 	}
 }
