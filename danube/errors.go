@@ -192,16 +192,24 @@ func closedError(op, topic string) error {
 }
 
 // contextError is the error returned when the caller's context ended while
-// an operation was being retried: the context's cause, with the last
-// failure for diagnosis.
+// an operation was being retried: the context's error (which decides the
+// code) and its cause when one was set, with the last failure for
+// diagnosis.
 func contextError(ctx context.Context, op, topic string, last error) error {
-	cause := context.Cause(ctx)
+	ctxErr := ctx.Err()
+	if ctxErr == nil {
+		ctxErr = context.Canceled // not expected: callers see ctx done first
+	}
 	code := codes.Canceled
-	if errors.Is(cause, context.DeadlineExceeded) {
+	if errors.Is(ctxErr, context.DeadlineExceeded) {
 		code = codes.DeadlineExceeded
 	}
-	if last == nil {
-		return localError(op, topic, code, cause)
+	err := ctxErr
+	if cause := context.Cause(ctx); cause != nil && cause != ctxErr {
+		err = fmt.Errorf("%w: %w", ctxErr, cause)
 	}
-	return localError(op, topic, code, fmt.Errorf("%w (last error: %v)", cause, last))
+	if last != nil {
+		err = fmt.Errorf("%w (last error: %v)", err, last)
+	}
+	return localError(op, topic, code, err)
 }

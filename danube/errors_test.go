@@ -92,6 +92,24 @@ func TestCallerContextEndIsNotRetryable(t *testing.T) {
 	}
 }
 
+func TestDeadlineWithCauseIsDeadlineExceeded(t *testing.T) {
+	budget := errors.New("the request's budget ran out")
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 0, budget)
+	defer cancel()
+	<-ctx.Done()
+
+	err := contextError(ctx, "send", "/ns/t", nil)
+	if !errors.Is(err, ErrDeadlineExceeded) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("contextError(deadline with a cause) = %v, want DeadlineExceeded", err)
+	}
+	if errors.Is(err, ErrCanceled) {
+		t.Errorf("contextError(deadline with a cause) = %v, classified Canceled", err)
+	}
+	if !errors.Is(err, budget) {
+		t.Errorf("contextError(deadline with a cause) = %v, want the cause kept", err)
+	}
+}
+
 func TestClosedErrorMatchesErrClosed(t *testing.T) {
 	err := closedError("send", "/ns/t")
 	if !errors.Is(err, ErrClosed) || !errors.Is(err, ErrCanceled) {
