@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -23,6 +24,7 @@ type Admin struct {
 	conn       *grpc.ClientConn
 	namespaces adminpb.NamespaceAdminClient
 	topics     adminpb.TopicAdminClient
+	closed     atomic.Bool
 }
 
 // NewAdmin returns an Admin for the admin endpoint adminURL ("host:port",
@@ -48,13 +50,31 @@ func NewAdmin(adminURL string, opts ...Option) (*Admin, error) {
 	}, nil
 }
 
-// Close closes the connection.
-func (a *Admin) Close() error { return a.conn.Close() }
+// Close closes the connection; later calls fail with ErrClosed. It is safe
+// to call more than once.
+func (a *Admin) Close() error {
+	if a.closed.Swap(true) {
+		return nil
+	}
+	return a.conn.Close()
+}
+
+// fail is the error of a failed call: ErrClosed when the Admin was closed
+// while it was in flight, else the broker's answer.
+func (a *Admin) fail(op, target string, err error) error {
+	if a.closed.Load() {
+		return closedError(op, target)
+	}
+	return newError(op, target, err)
+}
 
 func (a *Admin) call(ctx context.Context, op, target string, fn func(context.Context) (bool, error)) error {
+	if a.closed.Load() {
+		return closedError(op, target)
+	}
 	ok, err := fn(ctx)
 	if err != nil {
-		return newError(op, target, err)
+		return a.fail(op, target, err)
 	}
 	if !ok {
 		return localError(op, target, codes.Unknown, ErrRejected)
@@ -261,6 +281,18 @@ func (a *Admin) SetFailurePolicy(ctx context.Context, topic, subscription string
 	if err := checkSubscription(op, topic, subscription); err != nil {
 		return err
 	}
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"AckTimeout", policy.AckTimeout},
+		{"BaseRedeliveryDelay", policy.BaseRedeliveryDelay},
+		{"MaxRedeliveryDelay", policy.MaxRedeliveryDelay},
+	} {
+		if d.value < 0 {
+			return localError(op, topic, codes.InvalidArgument, fmt.Errorf("invalid %s %v: it must not be negative", d.name, d.value))
+		}
+	}
 	if policy.PoisonPolicy == DeadLetter && policy.DeadLetterTopic == "" {
 		return localError(op, topic, codes.InvalidArgument, errors.New("the DeadLetter poison policy needs a dead-letter topic"))
 	}
@@ -286,9 +318,12 @@ func (a *Admin) GetFailurePolicy(ctx context.Context, topic, subscription string
 	if err := checkSubscription(op, topic, subscription); err != nil {
 		return FailurePolicy{}, false, err
 	}
+	if a.closed.Load() {
+		return FailurePolicy{}, false, closedError(op, topic)
+	}
 	resp, err := a.topics.GetSubscriptionFailurePolicy(ctx, &adminpb.GetSubscriptionFailurePolicyRequest{Topic: topic, Subscription: subscription})
 	if err != nil {
-		return FailurePolicy{}, false, newError(op, topic, err)
+		return FailurePolicy{}, false, a.fail(op, topic, err)
 	}
 	if resp.FailurePolicy == nil {
 		return FailurePolicy{}, false, nil
@@ -332,9 +367,12 @@ func (a *Admin) GetDispatchConfig(ctx context.Context, topic, subscription strin
 	if err := checkSubscription(op, topic, subscription); err != nil {
 		return DispatchConfig{}, false, err
 	}
+	if a.closed.Load() {
+		return DispatchConfig{}, false, closedError(op, topic)
+	}
 	resp, err := a.topics.GetSubscriptionDispatchConfig(ctx, &adminpb.GetSubscriptionDispatchConfigRequest{Topic: topic, Subscription: subscription})
 	if err != nil {
-		return DispatchConfig{}, false, newError(op, topic, err)
+		return DispatchConfig{}, false, a.fail(op, topic, err)
 	}
 	if resp.DispatchConfig == nil {
 		return DispatchConfig{}, false, nil

@@ -3,6 +3,7 @@ package danube_test
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +128,47 @@ func TestConformanceAdminUnloadTopicRecovers(t *testing.T) {
 		t.Fatalf("after the unload got %q", m.Payload)
 	}
 	ack(t, cons, m)
+}
+
+func TestConformanceAdminAfterCloseFailsWithErrClosed(t *testing.T) {
+	e := newEnv(t)
+	a := e.admin(t)
+	name := topic(t)
+	if err := a.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatalf("second Close = %v, want nil", err)
+	}
+	if err := a.CreateTopic(testContext(t), name, danube.TopicOptions{}); !errors.Is(err, danube.ErrClosed) {
+		t.Errorf("CreateTopic after Close = %v, want ErrClosed", err)
+	}
+	if _, _, err := a.GetFailurePolicy(testContext(t), name, "sub"); !errors.Is(err, danube.ErrClosed) {
+		t.Errorf("GetFailurePolicy after Close = %v, want ErrClosed", err)
+	}
+	if _, _, err := a.GetDispatchConfig(testContext(t), name, "sub"); !errors.Is(err, danube.ErrClosed) {
+		t.Errorf("GetDispatchConfig after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestConformanceAdminRejectsNegativePolicyDurations(t *testing.T) {
+	e := newEnv(t)
+	a := e.admin(t)
+	c := e.client(t)
+	name := topic(t)
+	createTopic(t, c, name, true, 0)
+
+	for field, policy := range map[string]danube.FailurePolicy{
+		"AckTimeout":          {AckTimeout: -time.Second, PoisonPolicy: danube.Drop},
+		"BaseRedeliveryDelay": {BaseRedeliveryDelay: -time.Millisecond, PoisonPolicy: danube.Drop},
+		"MaxRedeliveryDelay":  {MaxRedeliveryDelay: -time.Minute, PoisonPolicy: danube.Drop},
+	} {
+		err := a.SetFailurePolicy(testContext(t), name, "sub", policy)
+		if !errors.Is(err, danube.ErrInvalidArgument) || !strings.Contains(err.Error(), field) {
+			t.Errorf("SetFailurePolicy with a negative %s = %v, want ErrInvalidArgument naming it", field, err)
+		}
+	}
+	if _, ok, err := a.GetFailurePolicy(testContext(t), name, "sub"); err != nil || ok {
+		t.Errorf("GetFailurePolicy after the refused calls = %v, %v; want none stored", ok, err)
+	}
 }
