@@ -202,9 +202,14 @@ func WithClock(clk clock.Clock) Option {
 }
 
 // WithBackoff sets the backoff between retries of failed calls, reconnects
-// and recoveries. The zero Backoff means its defaults.
+// and recoveries. The zero Backoff means its defaults. Initial and Max
+// above MaxBackoff, and a Multiplier or Jitter that is not a finite
+// number (or a Multiplier above 100), are refused.
 func WithBackoff(b Backoff) Option {
 	return func(c *config) error {
+		if err := b.validate(); err != nil {
+			return fmt.Errorf("WithBackoff: %w", err)
+		}
 		c.backoff = b
 		return nil
 	}

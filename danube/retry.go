@@ -2,6 +2,8 @@ package danube
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -27,6 +29,29 @@ type Backoff struct {
 	// way. 0, or 1 and above, mean 0.5, and a negative value turns the
 	// randomisation off.
 	Jitter float64
+}
+
+// MaxBackoff is the longest Initial or Max wait that WithBackoff accepts.
+// Longer waits are more likely a unit mistake than a wish, and with jitter
+// they would overflow time.Duration.
+const MaxBackoff = time.Hour
+
+func (b Backoff) validate() error {
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{{"Initial", b.Initial}, {"Max", b.Max}} {
+		if d.value > MaxBackoff {
+			return fmt.Errorf("invalid Backoff.%s %v: the longest accepted wait is %v", d.name, d.value, MaxBackoff)
+		}
+	}
+	if math.IsNaN(b.Multiplier) || math.IsInf(b.Multiplier, 0) || b.Multiplier > 100 {
+		return fmt.Errorf("invalid Backoff.Multiplier %v: want a finite number up to 100", b.Multiplier)
+	}
+	if math.IsNaN(b.Jitter) || math.IsInf(b.Jitter, 0) {
+		return fmt.Errorf("invalid Backoff.Jitter %v: want a finite number", b.Jitter)
+	}
+	return nil
 }
 
 func (b Backoff) withDefaults() Backoff {

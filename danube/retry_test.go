@@ -3,6 +3,8 @@ package danube
 import (
 	"context"
 	"errors"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +98,33 @@ func TestBackoffDefaults(t *testing.T) {
 	}
 	if j := (Backoff{Jitter: -1}).withDefaults().Jitter; j != 0 {
 		t.Fatalf("negative jitter gave %v, want 0 (off)", j)
+	}
+}
+
+func TestWithBackoffRefusesWaitsThatOverflow(t *testing.T) {
+	for name, b := range map[string]Backoff{
+		"Initial":    {Initial: 200 * 24 * time.Hour},
+		"Max":        {Max: time.Duration(math.MaxInt64)},
+		"Multiplier": {Multiplier: math.Inf(1)},
+		"Jitter":     {Jitter: math.NaN()},
+	} {
+		var c config
+		err := WithBackoff(b)(&c)
+		if err == nil || !strings.Contains(err.Error(), "Backoff."+name) {
+			t.Errorf("WithBackoff(%+v) = %v, want an error naming Backoff.%s", b, err, name)
+		}
+	}
+
+	// The longest accepted waits, with full jitter, stay positive.
+	var c config
+	longest := Backoff{Initial: MaxBackoff, Max: MaxBackoff, Multiplier: 100, Jitter: 0.99}
+	if err := WithBackoff(longest)(&c); err != nil {
+		t.Fatalf("WithBackoff(%+v) = %v", longest, err)
+	}
+	r := newRetrier(clock.Real(), c.backoff)
+	for i := range 20 {
+		if d := r.bo.NextBackOff(); d <= 0 || d > 2*MaxBackoff {
+			t.Fatalf("wait %d = %v, want within (0, %v]", i, d, 2*MaxBackoff)
+		}
 	}
 }
