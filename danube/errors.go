@@ -103,6 +103,12 @@ var (
 	// ID names a partition this consumer is not subscribed to
 	// (InvalidArgument).
 	ErrUnknownPartition = errors.New("message is from a partition this consumer does not read")
+	// ErrNotReceived is returned by Ack and Nack for a message of one of
+	// this consumer's partitions that this consumer did not return from
+	// Receive: received by another Consumer, or built by hand
+	// (InvalidArgument). Acknowledging it would settle it for this
+	// consumer's subscription without its having been processed.
+	ErrNotReceived = errors.New("message was not received by this consumer")
 	// ErrLookupFailed is returned when a topic lookup answers with the
 	// Failed response type (Unavailable, so it is retried).
 	ErrLookupFailed = errors.New("topic lookup failed")
@@ -192,21 +198,23 @@ func closedError(op, topic string) error {
 }
 
 // contextError is the error returned when the caller's context ended while
-// an operation was being retried: the context's error (which decides the
-// code) and its cause when one was set, with the last failure for
-// diagnosis.
+// an operation was being retried: the context's error and its cause when
+// one was set, with the last failure for diagnosis. The code is
+// DeadlineExceeded when either of them is a deadline (a timeout with a
+// cause of its own, or a cancellation whose cause is a deadline), else
+// Canceled.
 func contextError(ctx context.Context, op, topic string, last error) error {
 	ctxErr := ctx.Err()
 	if ctxErr == nil {
 		ctxErr = context.Canceled // not expected: callers see ctx done first
 	}
-	code := codes.Canceled
-	if errors.Is(ctxErr, context.DeadlineExceeded) {
-		code = codes.DeadlineExceeded
-	}
-	err := ctxErr
-	if cause := context.Cause(ctx); cause != nil && cause != ctxErr {
+	err, cause := ctxErr, context.Cause(ctx)
+	if cause != nil && cause != ctxErr {
 		err = fmt.Errorf("%w: %w", ctxErr, cause)
+	}
+	code := codes.Canceled
+	if errors.Is(err, context.DeadlineExceeded) {
+		code = codes.DeadlineExceeded
 	}
 	if last != nil {
 		err = fmt.Errorf("%w (last error: %v)", err, last)
