@@ -33,7 +33,9 @@ type ackJob struct {
 // and does nothing. Acknowledging twice is harmless.
 //
 // Ack blocks while AckConcurrency acks and nacks are in flight. It fails
-// with ErrUnknownPartition for a message this consumer did not receive.
+// with ErrUnknownPartition for a message of a partition this consumer
+// does not read, and with ErrNotReceived for any other message this
+// consumer did not return from Receive or ReceiveBatch.
 func (c *Consumer) Ack(ctx context.Context, msg *Message) error {
 	return c.acknowledge(ctx, ackJob{msg: msg})
 }
@@ -127,6 +129,10 @@ func (c *Consumer) ackCall(ctx context.Context, j ackJob) error {
 	if !ok {
 		return localError(j.op(), j.msg.ID.Topic, codes.InvalidArgument,
 			fmt.Errorf("%w (subscribed to %d partitions of %s)", ErrUnknownPartition, len(c.parts), c.opts.Topic))
+	}
+	if j.msg.receiver != c {
+		return localError(j.op(), j.msg.ID.Topic, codes.InvalidArgument,
+			fmt.Errorf("%w (offset %d, subscription %s)", ErrNotReceived, j.msg.ID.Offset, c.opts.Subscription))
 	}
 
 	id := &danubepb.MsgID{

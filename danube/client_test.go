@@ -81,7 +81,7 @@ func TestDeadlineOnUnaryCallsNotOnStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return len(f.callsTo("/ReceiveMessages")) == 1 })
-	if err := cons.Ack(ctx, &Message{ID: MessageID{Topic: "/default/t"}}); err != nil {
+	if err := cons.Ack(ctx, &Message{ID: MessageID{Topic: "/default/t"}, receiver: cons}); err != nil {
 		t.Fatalf("Ack: %v", err)
 	}
 	_ = cons.Close()
@@ -404,7 +404,7 @@ func TestProxyHeaderOnEveryTopicCall(t *testing.T) {
 		t.Fatalf("NewConsumer: %v", err)
 	}
 	defer cons.Close()
-	msg := &Message{ID: MessageID{Topic: "/default/t"}}
+	msg := &Message{ID: MessageID{Topic: "/default/t"}, receiver: cons} // as if received
 	if err := cons.Ack(ctx, msg); err != nil {
 		t.Fatalf("Ack: %v", err)
 	}

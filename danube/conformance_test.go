@@ -470,6 +470,38 @@ func TestConformanceAckOfForeignMessageRejected(t *testing.T) {
 	}
 }
 
+func TestConformanceAckOfMessageNotReceivedRejected(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	name := topic(t)
+	createTopic(t, c, name, true, 0)
+	consA := newConsumer(t, c, danube.ConsumerOptions{Topic: name, Subscription: "sa", Name: "a"})
+	consB := newConsumer(t, c, danube.ConsumerOptions{Topic: name, Subscription: "sb", Name: "b"})
+	p := newProducer(t, c, danube.ProducerOptions{Topic: name, Reliable: true})
+	send(t, p, "one")
+
+	fromA := receive(t, consA)
+	if err := consB.Ack(testContext(t), fromA); !errors.Is(err, danube.ErrNotReceived) {
+		t.Fatalf("consumer b acked a message received by a: %v, want ErrNotReceived", err)
+	}
+	if err := consB.Nack(testContext(t), fromA, 0, ""); !errors.Is(err, danube.ErrNotReceived) {
+		t.Fatalf("consumer b nacked a message received by a: %v, want ErrNotReceived", err)
+	}
+	made := &danube.Message{ID: fromA.ID}
+	if err := consA.Ack(testContext(t), made); !errors.Is(err, danube.ErrNotReceived) || !errors.Is(err, danube.ErrInvalidArgument) {
+		t.Fatalf("Ack of a message built by hand = %v, want ErrNotReceived (InvalidArgument)", err)
+	}
+
+	// Subscription sb still gets the message, which only a's ack settled
+	// for a's subscription.
+	ack(t, consA, fromA)
+	fromB := receive(t, consB)
+	if string(fromB.Payload) != "one" || fromB.ID != fromA.ID {
+		t.Fatalf("subscription sb received %q at %+v, want \"one\" at %+v", fromB.Payload, fromB.ID, fromA.ID)
+	}
+	ack(t, consB, fromB)
+}
+
 func TestConformanceCloseStopsConsumer(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(t)

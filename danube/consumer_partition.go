@@ -328,6 +328,7 @@ func (pc *partitionConsumer) message(m *danubepb.StreamMessage) *Message {
 			Offset:     id.GetTopicOffset(),
 		},
 		requestID: m.GetRequestId(),
+		receiver:  pc.c,
 	}
 	if m.SchemaId != nil {
 		msg.HasSchema = true

@@ -40,7 +40,8 @@ type Message struct {
 	// to another consumer, or before a restart of this one, are not seen.
 	DeliveryAttempt int
 
-	requestID uint64 // the producer's request id, part of deliveryKey
+	requestID uint64    // the producer's request id, part of deliveryKey
+	receiver  *Consumer // the Consumer that received it; Ack and Nack check it
 }
 
 // MessageID is the broker's identifier of a delivered message.
