@@ -230,18 +230,29 @@ func (c *Client) partitions(ctx context.Context, topic string) ([]string, error)
 
 // partitionsWithRetry discovers the partitions, retrying retryable
 // failures while ctx allows.
-func (c *Client) partitionsWithRetry(ctx context.Context, topic string) ([]string, error) {
+func (c *Client) partitionsWithRetry(ctx context.Context, topic string) (names []string, err error) {
+	err = c.retrying(ctx, "topic partitions", topic, func() error {
+		names, err = c.partitions(ctx, topic)
+		return err
+	})
+	return names, err
+}
+
+// retrying calls fn until it succeeds or fails with an error that is not
+// retryable, waiting with backoff between attempts. When ctx ends first it
+// returns contextError, with the last failure.
+func (c *Client) retrying(ctx context.Context, op, topic string, fn func() error) error {
 	var retry *retrier
 	for {
-		names, err := c.partitions(ctx, topic)
+		err := fn()
 		if err == nil || !IsRetryable(err) {
-			return names, err
+			return err
 		}
 		if retry == nil {
 			retry = newRetrier(c.cfg.clock, c.cfg.backoff)
 		}
 		if retry.wait(ctx, nil) != nil {
-			return nil, contextError(ctx, "topic partitions", topic, err)
+			return contextError(ctx, op, topic, err)
 		}
 	}
 }

@@ -51,6 +51,34 @@ func TestRecoveryCreateRetriesUnavailable(t *testing.T) {
 	newProducer(t, c, danube.ProducerOptions{Topic: topic(t)})
 }
 
+func TestRecoverySchemaResolutionRetriesUnavailable(t *testing.T) {
+	e := newEnv(t)
+	b := e.needBroker(t, "fault injection")
+	c := e.client(t, danube.WithClock(fastClock(t)))
+	subject := topicStem(t)
+	v1, v2 := registerOrderSchemas(t, c.Schemas(), subject)
+
+	// The latest version, then a pinned older one: each lookup fails
+	// twice before it answers.
+	b.FailNext("GetLatestSchema", 2, codes.Unavailable)
+	newProducer(t, c, danube.ProducerOptions{Topic: topic(t), Schema: &danube.SchemaReference{Subject: subject}})
+
+	if v2.Version <= v1.Version {
+		t.Fatalf("registered versions %d then %d, want the second newer", v1.Version, v2.Version)
+	}
+	// A new client, whose cache is empty, has to fetch the pinned version.
+	pinned := e.client(t, danube.WithClock(fastClock(t)))
+	b.FailNext("GetLatestSchema", 1, codes.Unavailable)
+	b.FailNext("GetSchema", 2, codes.Unavailable)
+	newProducer(t, pinned, danube.ProducerOptions{Topic: topic(t), Schema: &danube.SchemaReference{Subject: subject, PinnedVersion: v1.Version}})
+
+	// Both injected GetSchema failures were used up by the producer: a
+	// single call from a third client, which does not retry, succeeds.
+	if _, err := e.client(t).Schemas().GetSchema(testContext(t), v1.ID, v1.Version); err != nil {
+		t.Fatalf("GetSchema after the producer's retries = %v, want the failures used up", err)
+	}
+}
+
 func TestRecoverySendAfterTopicUnloaded(t *testing.T) {
 	e := newEnv(t)
 	b := e.needBroker(t, "fault injection")

@@ -272,7 +272,11 @@ func (p *Producer) resolveSchema(ctx context.Context, ref *SchemaReference) erro
 		return nil
 	}
 	reg := p.client.schemas
-	latest, err := reg.GetLatestSchema(ctx, ref.Subject)
+	var latest *Schema
+	err := p.client.retrying(ctx, "create producer", p.topic, func() (err error) {
+		latest, err = reg.GetLatestSchema(ctx, ref.Subject)
+		return err
+	})
 	if err != nil {
 		return newError("create producer", p.topic, err)
 	}
@@ -286,7 +290,11 @@ func (p *Producer) resolveSchema(ctx context.Context, ref *SchemaReference) erro
 				fmt.Errorf("schema subject %q has no version %d: the latest is %d", ref.Subject, ref.PinnedVersion, latest.Version))
 		}
 		if ref.PinnedVersion < latest.Version {
-			pinned, err := reg.GetSchema(ctx, latest.ID, ref.PinnedVersion)
+			var pinned *Schema
+			err := p.client.retrying(ctx, "create producer", p.topic, func() (err error) {
+				pinned, err = reg.GetSchema(ctx, latest.ID, ref.PinnedVersion)
+				return err
+			})
 			if err != nil {
 				return newError("create producer", p.topic, err)
 			}
