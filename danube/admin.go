@@ -119,9 +119,11 @@ func (o TopicOptions) subject() *string {
 	return &o.SchemaSubject
 }
 
-// CreateTopic creates a non-partitioned topic. It fails with
-// ErrAlreadyExists when the topic, or a topic whose name starts with this
-// name, exists.
+// CreateTopic creates a non-partitioned topic. The broker's admin port
+// (v0.15.1) answers every refused creation with NOT_FOUND (ErrNotFound)
+// and gives the reason only in the message: the topic exists, a topic
+// whose name starts with this name exists, or the schema subject is
+// unknown. The same holds for CreatePartitionedTopic and CreateNamespace.
 func (a *Admin) CreateTopic(ctx context.Context, topic string, opts TopicOptions) error {
 	if err := ValidateTopic(topic); err != nil {
 		return err
@@ -170,8 +172,10 @@ func (a *Admin) DeleteTopic(ctx context.Context, topic string) error {
 
 // UnloadTopic unloads a topic or one partition from its broker, and the
 // cluster assigns it again. The health check then replies CLOSE to its
-// producers and consumers, which recreate themselves on the new owner. The
-// broker rejects an unload when no other broker could take the topic.
+// producers and consumers, which recreate themselves on the new owner. A
+// cluster rejects an unload when no other broker could take the topic
+// (ErrFailedPrecondition); a standalone broker cannot unload at all and
+// answers UNIMPLEMENTED.
 func (a *Admin) UnloadTopic(ctx context.Context, topic string) error {
 	if err := validateTopicOrPartition(topic); err != nil {
 		return err

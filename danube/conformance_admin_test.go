@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/danube-messaging/danube-connect-go/danube"
 	"github.com/danube-messaging/danube-connect-go/danube/danubetest"
 )
@@ -24,8 +27,12 @@ func TestConformanceAdminNamespaceAndTopics(t *testing.T) {
 	if err := a.CreateTopic(testContext(t), reliable, danube.TopicOptions{Reliable: true}); err != nil {
 		t.Fatalf("CreateTopic: %v", err)
 	}
-	if err := a.CreateTopic(testContext(t), reliable, danube.TopicOptions{Reliable: true}); !errors.Is(err, danube.ErrAlreadyExists) {
-		t.Fatalf("CreateTopic twice = %v, want ErrAlreadyExists", err)
+	// The broker's admin port reports every refused creation as NOT_FOUND.
+	if err := a.CreateTopic(testContext(t), reliable, danube.TopicOptions{Reliable: true}); !errors.Is(err, danube.ErrNotFound) {
+		t.Fatalf("CreateTopic twice = %v, want ErrNotFound, the broker's answer to a refused creation", err)
+	}
+	if err := a.CreateNamespace(testContext(t), ns); !errors.Is(err, danube.ErrNotFound) {
+		t.Fatalf("CreateNamespace twice = %v, want ErrNotFound, the broker's answer to a refused creation", err)
 	}
 	if _, err := c.NewProducer(testContext(t), danube.ProducerOptions{Topic: reliable}); !errors.Is(err, danube.ErrFailedPrecondition) {
 		t.Fatalf("non-reliable producer on an admin-created reliable topic: %v, want ErrFailedPrecondition", err)
@@ -116,8 +123,8 @@ func TestConformanceAdminUnloadTopicRecovers(t *testing.T) {
 	ack(t, cons, receive(t, cons))
 
 	err := a.UnloadTopic(testContext(t), name)
-	if realBroker() && errors.Is(err, danube.ErrFailedPrecondition) {
-		t.Skipf("the broker at %s cannot unload (a single-broker cluster): %v", e.url, err)
+	if realBroker() && (errors.Is(err, danube.ErrFailedPrecondition) || status.Code(err) == codes.Unimplemented) {
+		t.Skipf("the broker at %s cannot unload (a single-broker cluster, or a standalone broker): %v", e.url, err)
 	}
 	if err != nil {
 		t.Fatalf("UnloadTopic: %v", err)

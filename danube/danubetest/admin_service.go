@@ -33,9 +33,17 @@ func (s *adminService) CreateTopic(ctx context.Context, req *adminpb.NewTopicReq
 		return nil, err
 	}
 	if err := s.inst.b.createTopic(req.GetName(), reliable, req.GetSchemaSubject()); err != nil {
-		return nil, err
+		return nil, adminCreateFailed("topic", req.GetName(), err)
 	}
 	return &adminpb.TopicResponse{Success: true}, nil
+}
+
+// adminCreateFailed is the answer of a refused admin creation. The broker
+// answers NOT_FOUND whatever the reason (the topic exists, a name prefix
+// conflicts, the schema subject is unknown) and names the reason only in
+// the message, so a client cannot tell "already exists" by its code.
+func adminCreateFailed(what, name string, err error) error {
+	return status.Errorf(codes.NotFound, "Unable to create the %s %s due to: %s", what, name, status.Convert(err).Message())
 }
 
 // CreatePartitionedTopic creates the partitions <base>-part-0 to
@@ -53,7 +61,7 @@ func (s *adminService) CreatePartitionedTopic(ctx context.Context, req *adminpb.
 	}
 	for i := 0; i < int(req.GetPartitions()); i++ {
 		if err := s.inst.b.createTopic(PartitionName(req.GetBaseName(), i), reliable, req.GetSchemaSubject()); err != nil {
-			return nil, err
+			return nil, adminCreateFailed("partitioned topic", req.GetBaseName(), err)
 		}
 	}
 	return &adminpb.TopicResponse{Success: true}, nil
@@ -247,7 +255,7 @@ func (s *namespaceAdminService) CreateNamespace(ctx context.Context, req *adminp
 		return nil, status.Errorf(codes.InvalidArgument, "invalid namespace name %q: use letters, digits, '_' and '-'", name)
 	}
 	if !s.inst.b.md.createNamespace(name) {
-		return nil, status.Errorf(codes.AlreadyExists, "namespace %s already exists", name)
+		return nil, adminCreateFailed("namespace", name, status.Errorf(codes.AlreadyExists, "namespace %s already exists", name))
 	}
 	return &adminpb.NamespaceResponse{Success: true}, nil
 }

@@ -2,10 +2,12 @@ package danubetest_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/danube-messaging/danube-connect-go/danube/danubetest"
 	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/adminpb"
@@ -58,8 +60,9 @@ func TestMissingNamespaceIsUnavailable(t *testing.T) {
 		t.Fatalf("create namespace: %v", err)
 	}
 	c.createProducer(t, "/iot/t", "p", false)
+	// The broker's admin port answers every refused creation with NOT_FOUND.
 	_, err = admin.ns.CreateNamespace(ctxT(t), &adminpb.NamespaceRequest{Name: "iot"})
-	wantCode(t, err, codes.AlreadyExists)
+	wantCode(t, err, codes.NotFound)
 }
 
 func TestWithNamespacesAddsNamespacesAtStart(t *testing.T) {
@@ -157,10 +160,15 @@ func TestTopicNamePrefixConflictIsAlreadyExists(t *testing.T) {
 	wantCode(t, err, codes.AlreadyExists)
 
 	c.createProducer(t, "/default/plain", "p", false)
+	// The admin port reports the same conflicts as NOT_FOUND, naming the
+	// reason in the message only.
 	_, err = admin.topics.CreatePartitionedTopic(ctxT(t), &adminpb.PartitionedTopicRequest{BaseName: "/default/plain", Partitions: 2})
-	wantCode(t, err, codes.AlreadyExists)
+	wantCode(t, err, codes.NotFound)
+	if !strings.Contains(status.Convert(err).Message(), "exists") {
+		t.Errorf("CreatePartitionedTopic over an existing topic: %v, want the reason in the message", err)
+	}
 	_, err = admin.topics.CreateTopic(ctxT(t), &adminpb.NewTopicRequest{Name: "/default/plain"})
-	wantCode(t, err, codes.AlreadyExists)
+	wantCode(t, err, codes.NotFound)
 }
 
 func TestPartitionNameFormat(t *testing.T) {
