@@ -621,3 +621,42 @@ func TestConformanceManySendersOneProducer(t *testing.T) {
 		}
 	}
 }
+
+// A burst published to a subscription whose consumer works slower than
+// the producer must reach it whole: reliable dispatch promises every
+// message, whatever the lag. Broker v0.15.1 fails this test: a new
+// subscription reads the newest messages through a buffer of 256 and
+// skips what overflowed it, so the consumer stops before the last message.
+func TestConformanceBurstReachesNewSubscriptionWhole(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	name := topic(t)
+	createTopic(t, c, name, true, 0)
+	cons := newConsumer(t, c, danube.ConsumerOptions{Topic: name, Subscription: "sub", Type: danube.Exclusive})
+	p := newProducer(t, c, danube.ProducerOptions{Topic: name, Reliable: true})
+
+	const n = 1000
+	for i := range n {
+		p.SendAsync(testContext(t), danube.Message{Payload: []byte(strconv.Itoa(i))}, nil)
+	}
+	if err := p.Flush(testContext(t)); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+
+	seen := make(map[uint64]bool, n)
+	for len(seen) < n {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		m, err := cons.Receive(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("received %d of %d distinct messages, then: %v", len(seen), n, err)
+		}
+		seen[m.ID.Offset] = true
+		ack(t, cons, m)
+	}
+	for off := range uint64(n) {
+		if !seen[off] {
+			t.Fatalf("offset %d never delivered although %d distinct offsets were", off, len(seen))
+		}
+	}
+}
