@@ -164,6 +164,69 @@ func TestRecoverySendWhileTopicDrains(t *testing.T) {
 	}
 }
 
+// drainedSend starts one Send on a drained topic, with a context of one
+// minute of real time (50 minutes of client time), and returns the topic,
+// the send's outcome and when it ended in client time.
+func drainedSend(t *testing.T, opts danube.ProducerOptions) (b *danubetest.Broker, name string, clk *clock.Fake, start time.Time, done <-chan error, endedAt *time.Duration) {
+	t.Helper()
+	e := newEnv(t)
+	b = e.needBroker(t, "fault injection")
+	clk = clock.NewFake(time.Time{})
+	c := e.client(t, danube.WithClock(clk)) // default backoff: 200 ms, ×2, up to 5 s
+	opts.Topic, opts.Reliable = topic(t), true
+	p := newProducer(t, c, opts)
+	if err := b.DrainTopic(opts.Topic); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	start = clk.Now()
+	out := make(chan error, 1)
+	endedAt = new(time.Duration)
+	go func() {
+		err := p.Send(ctx, danube.Message{Payload: []byte("x")})
+		*endedAt = clk.Since(start)
+		out <- err
+	}()
+	accelerate(t, clk, 5*time.Millisecond) // 50 times real time
+	return b, opts.Topic, clk, start, out, endedAt
+}
+
+func TestRecoverySendOutlastsDrainWithinRecoveryTimeout(t *testing.T) {
+	b, name, clk, start, done, endedAt := drainedSend(t, danube.ProducerOptions{})
+	// The topic drains for 10 s of client time, a third of the default
+	// RecoveryTimeout, then the unload completes.
+	for clk.Since(start) < 10*time.Second {
+		select {
+		case err := <-done:
+			t.Fatalf("Send gave up %v into the drain: %v", *endedAt, err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if err := b.UnloadTopic(name); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Send across a 10 s drain = %v, want success", err)
+	}
+	if got := len(b.Messages(name)); got != 1 {
+		t.Fatalf("broker stored %d messages, want 1", got)
+	}
+}
+
+func TestRecoverySendGivesUpAfterRecoveryTimeout(t *testing.T) {
+	const budget = 3 * time.Second
+	_, _, _, _, done, endedAt := drainedSend(t, danube.ProducerOptions{RecoveryTimeout: budget})
+	err := <-done
+	if !errors.Is(err, danube.ErrPermissionDenied) {
+		t.Fatalf("Send on a topic that never stops draining = %v, want ErrPermissionDenied", err)
+	}
+	if *endedAt < budget {
+		t.Fatalf("Send gave up %v after the first rejection, before its RecoveryTimeout of %v", *endedAt, budget)
+	}
+}
+
 func TestRecoveryHealthCloseResubscribesConsumer(t *testing.T) {
 	e := newEnv(t)
 	b := e.needBroker(t, "fault injection")

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
@@ -21,6 +22,11 @@ import (
 // ProducerOptions.MaxInFlight is 0. Each message is one unary call, so
 // throughput comes from many calls in flight; see the benchmarks.
 const DefaultMaxInFlight = 256
+
+// DefaultRecoveryTimeout is how long one send keeps recreating its
+// producer after NOT_FOUND or PERMISSION_DENIED when
+// ProducerOptions.RecoveryTimeout is 0.
+const DefaultRecoveryTimeout = 30 * time.Second
 
 // maxPartitions bounds ProducerOptions.Partitions, to catch a unit mistake
 // before it opens thousands of producers.
@@ -54,6 +60,15 @@ type ProducerOptions struct {
 	// MaxInFlight bounds how many sends run at once, across Send and
 	// SendAsync. 0 means DefaultMaxInFlight.
 	MaxInFlight int
+	// RecoveryTimeout bounds how long one send goes on recreating the
+	// producer after the broker answered NOT_FOUND or PERMISSION_DENIED,
+	// counted from the first such answer. A topic that is moving or
+	// draining answers so for a while; a rejection that lasts (a schema
+	// rule, a missing permission) answers so for good, and the codes do
+	// not tell the two apart. The send then fails with the broker's last
+	// answer. 0 means DefaultRecoveryTimeout; the caller's context may
+	// end the send sooner.
+	RecoveryTimeout time.Duration
 }
 
 // SchemaReference names the schema a producer declares: the latest version
@@ -79,8 +94,9 @@ type SchemaReference struct {
 // Failed sends are retried with exponential backoff while the caller's
 // context allows: UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED
 // as they come; NOT_FOUND and PERMISSION_DENIED after the producer was
-// recreated (the topic may have moved to another broker). A retried send
-// may be stored twice: the broker does not deduplicate.
+// recreated (the topic may have moved to another broker, or be draining),
+// for up to RecoveryTimeout. A retried send may be stored twice: the
+// broker does not deduplicate.
 //
 // A health check every 5 s (WithHealthCheckInterval) recreates the
 // producer when the broker asks it to close.
@@ -94,6 +110,7 @@ type Producer struct {
 	schemaVer *uint32
 	parts     []*partitionProducer
 	router    *router
+	recovery  time.Duration // ProducerOptions.RecoveryTimeout
 	pool      *workpool.Pool[sendJob]
 	log       *slog.Logger
 
@@ -131,6 +148,7 @@ func (c *Client) NewProducer(ctx context.Context, opts ProducerOptions) (*Produc
 		name:     opts.Name,
 		strategy: danubepb.DispatchStrategy_NonReliable,
 		router:   newRouter(max(opts.Partitions, 1)),
+		recovery: opts.RecoveryTimeout,
 		log:      c.log.With(slog.String("topic", opts.Topic), slog.String("producer", opts.Name)),
 		life:     life,
 		cancel:   cancel,
@@ -196,6 +214,12 @@ func checkProducerOptions(o *ProducerOptions) error {
 	}
 	if o.MaxInFlight == 0 {
 		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.RecoveryTimeout < 0 {
+		return bad("invalid RecoveryTimeout %v: want 0 (default) or more", o.RecoveryTimeout)
+	}
+	if o.RecoveryTimeout == 0 {
+		o.RecoveryTimeout = DefaultRecoveryTimeout
 	}
 	if s := o.Schema; s != nil {
 		if s.Subject == "" {

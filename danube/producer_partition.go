@@ -7,17 +7,12 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
 	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/danubepb"
 )
-
-// maxSendRecoveries bounds how often one send recreates its producer after
-// NOT_FOUND or PERMISSION_DENIED. A topic move needs one recreation; a
-// rejection that survives several (a schema rule, a missing permission) is
-// returned to the caller.
-const maxSendRecoveries = 3
 
 // partitionProducer is the producer of one topic or partition. Its session
 // (the broker-side producer id and the route to its broker) is replaced as
@@ -147,8 +142,21 @@ func (pp *partitionProducer) send(ctx context.Context, msg *Message) error {
 	var (
 		retry      *retrier
 		recoveries int
+		rejected   time.Time // the first NOT_FOUND or PERMISSION_DENIED
 		lastErr    error
 	)
+	clk := p.client.cfg.clock
+	// rejectedTooLong counts a NOT_FOUND or PERMISSION_DENIED and reports
+	// whether the send has been answered so for longer than the
+	// producer's RecoveryTimeout.
+	rejectedTooLong := func() bool {
+		recoveries++
+		if recoveries == 1 {
+			rejected = clk.Now()
+			return false
+		}
+		return clk.Since(rejected) > p.recovery
+	}
 	s := pp.session.Load()
 	stale := s
 	for {
@@ -161,12 +169,9 @@ func (pp *partitionProducer) send(ctx context.Context, msg *Message) error {
 				}
 				// A create that keeps failing with NOT_FOUND or
 				// PERMISSION_DENIED (no auto-creation, no permission) uses
-				// up the same budget as sends that fail so.
-				if !IsRetryable(err) {
-					recoveries++
-					if recoveries > maxSendRecoveries {
-						return newError("send", pp.topic, err)
-					}
+				// up the same time as sends that fail so.
+				if !IsRetryable(err) && rejectedTooLong() {
+					return newError("send", pp.topic, err)
 				}
 				lastErr = err
 				if retry == nil {
@@ -192,8 +197,7 @@ func (pp *partitionProducer) send(ctx context.Context, msg *Message) error {
 		case codes.NotFound, codes.PermissionDenied:
 			// The producer is gone from this broker: the topic was unloaded
 			// or moved, or is draining. Recreate it, at once the first time.
-			recoveries++
-			if recoveries > maxSendRecoveries {
+			if rejectedTooLong() {
 				return newError("send", pp.topic, err)
 			}
 			stale, s = s, nil
