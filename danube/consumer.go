@@ -189,9 +189,10 @@ func (c *Client) NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consum
 
 	g, gctx := errgroup.WithContext(ctx)
 	for _, pc := range cons.parts {
-		g.Go(func() error { return pc.subscribeWithRetry(gctx) })
+		g.Go(func() error { return pc.subscribeWithRetry(ctx, gctx) })
 	}
 	if err := g.Wait(); err != nil {
+		cons.releaseSubscribed()
 		cons.abort()
 		return nil, err
 	}
@@ -276,6 +277,16 @@ func checkConsumerOptions(o *ConsumerOptions) (danubepb.ConsumerRequest_Subscrip
 	}
 	o.KeyFilters = append([]string(nil), o.KeyFilters...)
 	return wtype, nil
+}
+
+// releaseSubscribed releases, in parallel, the partitions that subscribed
+// before NewConsumer failed on another one.
+func (c *Consumer) releaseSubscribed() {
+	var wg sync.WaitGroup
+	for _, pc := range c.parts {
+		wg.Go(pc.release)
+	}
+	wg.Wait()
 }
 
 func (c *Consumer) abort() {

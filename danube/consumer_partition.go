@@ -121,10 +121,16 @@ func (pc *partitionConsumer) subscribe(ctx context.Context) (*consumerSession, e
 }
 
 // subscribeWithRetry is the first subscription, retried with backoff while
-// the failure is retryable and ctx allows.
-func (pc *partitionConsumer) subscribeWithRetry(ctx context.Context) error {
+// the failure is retryable and ctx allows. The waits between attempts also
+// end when the other partitions gave up (group is cancelled), but an
+// attempt runs on ctx alone: a Subscribe cut short after the broker took
+// it would leave a consumer on the broker that release cannot find.
+func (pc *partitionConsumer) subscribeWithRetry(ctx, group context.Context) error {
 	var retry *retrier
 	for {
+		if group.Err() != nil {
+			return contextError(group, "subscribe", pc.topic, nil)
+		}
 		s, err := pc.subscribe(ctx)
 		if err == nil {
 			pc.session.Store(s)
@@ -136,9 +142,38 @@ func (pc *partitionConsumer) subscribeWithRetry(ctx context.Context) error {
 		if retry == nil {
 			retry = newRetrier(pc.c.client.cfg.clock, pc.c.client.cfg.backoff)
 		}
-		if retry.wait(ctx, nil) != nil {
-			return contextError(ctx, "subscribe", pc.topic, err)
+		if retry.wait(group, nil) != nil {
+			return contextError(group, "subscribe", pc.topic, err)
 		}
+	}
+}
+
+// release makes the broker give up the consumer of a subscription that
+// will not be read: NewConsumer failed on another partition. The broker
+// keeps a subscribed consumer active until its stream ends, and a Shared
+// subscription would send it messages that only the ack timeout frees,
+// each expiry counting as a redelivery. So release opens the stream, waits
+// until the broker attached it, and ends it: the broker then marks the
+// consumer inactive and gives what it sent it to the others. It is best
+// effort, bounded by the call timeout.
+func (pc *partitionConsumer) release() {
+	s := pc.session.Load()
+	if s == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pc.c.client.cfg.callTimeout)
+	defer cancel()
+	stream, err := s.route.conn.pick().consumer.ReceiveMessages(s.route.outgoing(ctx), &danubepb.ReceiveRequest{
+		RequestId:  pc.c.requestID.Add(1),
+		ConsumerId: s.id,
+	})
+	if err == nil {
+		_, err = stream.Header()
+	}
+	if err != nil {
+		pc.c.log.Warn("could not release the subscription of a consumer that failed to start; "+
+			"the broker frees it after the ack timeout",
+			slog.String("partition", pc.topic), slog.Any("error", err))
 	}
 }
 
