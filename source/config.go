@@ -94,6 +94,11 @@ type Config struct {
 	// MetricsPort is the port of the process's /metrics, /healthz and
 	// /readyz endpoints.
 	MetricsPort int `env:"METRICS_PORT" yaml:"metrics_port" default:"9090" min:"1" max:"65535"`
+	// MetricsHost is the address the /metrics, /healthz and /readyz
+	// endpoints listen on, such as 127.0.0.1 to keep them off the network.
+	// Empty means every interface, so that they can be scraped from
+	// outside a container.
+	MetricsHost string `env:"METRICS_HOST" yaml:"metrics_host"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" yaml:"log_level" default:"info" oneof:"debug|info|warn|error"`
 }

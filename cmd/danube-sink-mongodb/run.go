@@ -117,6 +117,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			Logger:       logger,
 		},
 		MetricsPort: cfg.MetricsPort,
+		MetricsHost: cfg.MetricsHost,
 		Metrics:     metrics,
 		Live:        rt.Live,
 		Ready:       rt.Ready,

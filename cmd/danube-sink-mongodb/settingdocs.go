@@ -37,6 +37,7 @@ var settingDocs = map[string]string{
 	"MAX_REDELIVERIES":           "MAX_REDELIVERIES is how many times the broker redelivers a nacked or unacknowledged message before its POISON_POLICY applies.",
 	"MAX_RETRIES":                "MAX_RETRIES is how many times a record whose write failed with a retryable error is written again before it is nacked, 0 to 100.",
 	"METADATA_FIELD":             "METADATA_FIELD is the top-level field that holds the message metadata as a sub-document: topic, partition, offset, producer, publish_time, key and attributes. Default _danube.",
+	"METRICS_HOST":               "METRICS_HOST is the address the /metrics, /healthz and /readyz endpoints listen on, such as 127.0.0.1 to keep them off the network. Empty means every interface, so that they can be scraped from outside a container.",
 	"METRICS_PORT":               "METRICS_PORT is the port of the binary's /metrics, /healthz and /readyz endpoints.",
 	"MONGODB_COLLECTION":         "MONGODB_COLLECTION is the collection for records that no other rule routes. Required.",
 	"MONGODB_COLLECTIONS":        "MONGODB_COLLECTIONS maps a topic (without partition suffix, for example /default/orders) to its collection. In the environment it is a comma-separated list of topic=collection pairs, such as /shop/orders=orders,/shop/returns=returns, which replaces the whole map.",

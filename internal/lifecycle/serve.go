@@ -2,8 +2,10 @@ package lifecycle
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/danube-messaging/danube-connect-go/otel/ops"
@@ -18,9 +20,12 @@ const opsShutdownTimeout = 5 * time.Second
 type ServeOptions struct {
 	Options
 
-	// MetricsPort is the port of /metrics, /healthz and /readyz on every
-	// interface, ops.DefaultPort (9090) when 0.
+	// MetricsPort is the port of /metrics, /healthz and /readyz,
+	// ops.DefaultPort (9090) when 0.
 	MetricsPort int
+	// MetricsHost is the address they listen on; empty means every
+	// interface.
+	MetricsHost string
 	// Addr, when set, is the host:port to listen on instead, such as
 	// "127.0.0.1:0" in tests.
 	Addr string
@@ -40,16 +45,9 @@ type ServeOptions struct {
 // A port in use fails Serve before svc starts. It returns the result of
 // RunWithSignals, or the error that kept the endpoints from starting.
 func Serve(ctx context.Context, svc Service, o ServeOptions) error {
-	addr := o.Addr
-	if addr == "" {
-		port := ""
-		if o.MetricsPort != 0 {
-			port = strconv.Itoa(o.MetricsPort)
-		}
-		var err error
-		if addr, err = ops.ListenAddr(port); err != nil {
-			return err
-		}
+	addr, err := o.listenAddr()
+	if err != nil {
+		return err
 	}
 	srv := ops.NewServer(addr, o.Metrics, o.Live, o.Ready)
 	if err := srv.Start(); err != nil {
@@ -59,7 +57,7 @@ func Serve(ctx context.Context, svc Service, o ServeOptions) error {
 		o.Started(srv.Addr())
 	}
 
-	err := RunWithSignals(ctx, svc, o.Options)
+	err = RunWithSignals(ctx, svc, o.Options)
 
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opsShutdownTimeout)
 	defer cancel()
@@ -67,4 +65,21 @@ func Serve(ctx context.Context, svc Service, o ServeOptions) error {
 		o.withDefaults().Logger.Warn("operations endpoints did not stop cleanly", "error", serr)
 	}
 	return err
+}
+
+// listenAddr returns the address of the operations endpoints: Addr when
+// set, else MetricsHost and MetricsPort.
+func (o ServeOptions) listenAddr() (string, error) {
+	if o.Addr != "" {
+		return o.Addr, nil
+	}
+	port := ""
+	if o.MetricsPort != 0 {
+		port = strconv.Itoa(o.MetricsPort)
+	}
+	addr, err := ops.ListenAddr(port)
+	if err != nil || o.MetricsHost == "" {
+		return addr, err
+	}
+	return net.JoinHostPort(o.MetricsHost, strings.TrimPrefix(addr, ":")), nil
 }

@@ -162,6 +162,7 @@ func serve(ctx context.Context, cfg *jsonl.Config, log *slog.Logger) error {
 	return lifecycle.Serve(ctx, svc, lifecycle.ServeOptions{
 		Options:     lifecycle.Options{DrainTimeout: cfg.DrainTimeout, Logger: log},
 		MetricsPort: cfg.MetricsPort,
+		MetricsHost: cfg.MetricsHost,
 		Metrics:     metrics,
 		Ready:       rt.Health,
 	})

@@ -31,6 +31,7 @@ var settingDocs = map[string]string{
 	"LOG_LEVEL":                  "LOG_LEVEL is debug, info, warn or error.",
 	"MAX_IN_FLIGHT":              "MAX_IN_FLIGHT bounds the sends in flight per topic; 1 keeps the connector's order in the topic.",
 	"MAX_RETRIES":                "MAX_RETRIES is how many times a failed send is retried before the run stops, and how many Poll failures in a row are retried.",
+	"METRICS_HOST":               "METRICS_HOST is the address the /metrics, /healthz and /readyz endpoints listen on, such as 127.0.0.1 to keep them off the network. Empty means every interface, so that they can be scraped from outside a container.",
 	"METRICS_PORT":               "METRICS_PORT is the port of the process's /metrics, /healthz and /readyz endpoints.",
 	"POLL_INTERVAL_MS":           "POLL_INTERVAL_MS is the wait after a poll that found nothing.",
 	"RELIABLE_DISPATCH":          "RELIABLE_DISPATCH publishes to the default topic with reliable dispatch, which stores messages until they are acknowledged. It must match the topic's strategy.",
