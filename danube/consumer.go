@@ -108,6 +108,15 @@ type ConsumerOptions struct {
 	// or NackAsync whose done callback is nil. nil means such errors are
 	// logged at warning level, the 1st, 2nd, 4th, 8th and so on.
 	OnAsyncError func(msg *Message, err error)
+	// OnGap is called when an Exclusive or Failover consumer of a reliable
+	// topic is delivered an offset beyond the next one it expected:
+	// offsets first to last of partition were skipped by the broker and
+	// will not come. Broker v0.15.1 does this when publishing runs more
+	// than 256 messages ahead of a new subscription's consumer. The
+	// consumer also logs each gap at error level (the 1st, 2nd, 4th, 8th
+	// and so on). OnGap runs on the partition's receiving goroutine and
+	// must return quickly. nil means only the log.
+	OnGap func(partition string, first, last uint64)
 }
 
 // Consumer receives the messages of one subscription on one topic (all its
@@ -138,6 +147,8 @@ type Consumer struct {
 	requestID atomic.Uint64
 	// asyncFailures counts failed asynchronous acks reported to the log.
 	asyncFailures atomic.Uint64
+	// gaps counts the runs of skipped offsets found on any partition.
+	gaps atomic.Uint64
 
 	life    context.Context
 	cancel  context.CancelFunc
@@ -287,6 +298,26 @@ func (c *Consumer) releaseSubscribed() {
 		wg.Go(pc.release)
 	}
 	wg.Wait()
+}
+
+// gapsTracked reports whether the consumer watches its partitions for
+// skipped offsets: only an Exclusive or Failover consumer is delivered
+// every offset of a partition.
+func (c *Consumer) gapsTracked() bool {
+	return c.opts.Type == Exclusive || c.opts.Type == Failover
+}
+
+// reportGap logs and reports offsets first to last of partition, which
+// the broker skipped.
+func (c *Consumer) reportGap(partition string, first, last uint64) {
+	if n := c.gaps.Add(1); n&(n-1) == 0 {
+		c.log.Error("the broker skipped messages of this subscription; they will not be delivered",
+			slog.String("partition", partition), slog.Uint64("first_offset", first), slog.Uint64("last_offset", last),
+			slog.Uint64("messages", last-first+1), slog.Uint64("gaps_so_far", n))
+	}
+	if c.opts.OnGap != nil {
+		c.opts.OnGap(partition, first, last)
+	}
 }
 
 func (c *Consumer) abort() {

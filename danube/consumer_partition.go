@@ -44,6 +44,10 @@ type partitionConsumer struct {
 
 	mu       sync.Mutex
 	attempts map[deliveryKey]int
+	// highest is the highest offset delivered so far, when delivered is
+	// true; gaps in the offsets are found against it.
+	highest   uint64
+	delivered bool
 
 	// streaming is closed once the broker has accepted the partition's
 	// first stream, once that first stream failed, or once the partition
@@ -383,8 +387,43 @@ func (pc *partitionConsumer) message(m *danubepb.StreamMessage) *Message {
 	}
 	pc.attempts[key]++
 	msg.DeliveryAttempt = pc.attempts[key]
+	first, last, gap := pc.trackOffsetLocked(msg.ID.Offset)
 	pc.mu.Unlock()
+
+	if gap {
+		pc.c.reportGap(pc.topic, first, last)
+	}
 	return msg
+}
+
+// maxWindow is the largest dispatch window the broker accepts: a
+// redelivery is never more than this many offsets below the highest one
+// delivered.
+const maxWindow = 10000
+
+// trackOffsetLocked records a delivered offset and returns the skipped
+// offsets first to last when it is beyond the next one expected. Offsets
+// of a reliable topic are contiguous (0, 1, 2, …) and the broker delivers
+// them in order, redeliveries aside; an offset at or below the highest is
+// a redelivery. One more than maxWindow below it means the broker started
+// the topic's offsets again (broker v0.15.1 does so after a restart), and
+// the count starts over from it. A non-reliable topic's offsets are all 0
+// and never make a gap.
+func (pc *partitionConsumer) trackOffsetLocked(offset uint64) (first, last uint64, gap bool) {
+	if !pc.c.gapsTracked() {
+		return 0, 0, false
+	}
+	switch {
+	case !pc.delivered || offset+maxWindow < pc.highest:
+		pc.delivered = true
+		pc.highest = offset
+	case offset > pc.highest+1:
+		first, last, gap = pc.highest+1, offset-1, true
+		pc.highest = offset
+	case offset > pc.highest:
+		pc.highest = offset
+	}
+	return first, last, gap
 }
 
 // forget drops the delivery count of an acknowledged message.

@@ -3,7 +3,9 @@ package danube
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -101,5 +103,81 @@ func TestReceivePrefersBufferedMessageOverEndedContext(t *testing.T) {
 	m, err := cons.Receive(ended)
 	if err != nil || string(m.Payload) != "0" {
 		t.Fatalf("Receive with an ended context = %v, %v; want the buffered message", m, err)
+	}
+}
+
+// streamOffsets scripts ReceiveMessages to send messages of topic at the
+// given offsets, then to stay open.
+func streamOffsets(f *fakeBroker, topic string, offsets ...uint64) {
+	f.set(func(h *fakeHandlers) {
+		h.receive = func(_ *danubepb.ReceiveRequest, stream grpc.ServerStreamingServer[danubepb.StreamMessage]) error {
+			for _, off := range offsets {
+				m := &danubepb.StreamMessage{MsgId: &danubepb.MsgID{TopicName: topic, TopicOffset: off, ProducerId: 1}}
+				if err := stream.Send(m); err != nil {
+					return err
+				}
+			}
+			<-stream.Context().Done()
+			return nil
+		}
+	})
+}
+
+type gap struct{ first, last uint64 }
+
+// receiveGaps receives len(offsets) messages from a consumer of type typ
+// and returns the gaps it reported.
+func receiveGaps(t *testing.T, typ SubscriptionType, offsets ...uint64) []gap {
+	t.Helper()
+	f := startFakeBroker(t, nil)
+	streamOffsets(f, "/default/t", offsets...)
+	c := newTestClient(t, f.addr)
+	var (
+		mu   sync.Mutex
+		gaps []gap
+	)
+	cons, err := c.NewConsumer(testContext(t), ConsumerOptions{Topic: "/default/t", Subscription: "s", Type: typ,
+		OnGap: func(partition string, first, last uint64) {
+			if partition != "/default/t" {
+				t.Errorf("OnGap partition = %q, want /default/t", partition)
+			}
+			mu.Lock()
+			gaps = append(gaps, gap{first, last})
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	for range offsets {
+		if _, err := cons.Receive(testContext(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(gaps)
+}
+
+func TestGapInOffsetsReported(t *testing.T) {
+	// 3-4 and 7-8 are skipped; 4 comes later as a redelivery, which is no gap.
+	got := receiveGaps(t, Exclusive, 0, 1, 2, 5, 6, 4, 9)
+	if want := []gap{{3, 4}, {7, 8}}; !slices.Equal(got, want) {
+		t.Fatalf("gaps = %v, want %v", got, want)
+	}
+}
+
+func TestGapAfterOffsetsStartOver(t *testing.T) {
+	// After a restart broker v0.15.1 numbers the topic from 0 again.
+	got := receiveGaps(t, Failover, 20000, 20001, 0, 1, 3)
+	if want := []gap{{2, 2}}; !slices.Equal(got, want) {
+		t.Fatalf("gaps = %v, want %v", got, want)
+	}
+}
+
+func TestGapNotTrackedOnShared(t *testing.T) {
+	// A Shared consumer gets some of the offsets; the others go elsewhere.
+	if got := receiveGaps(t, Shared, 0, 2, 5); len(got) != 0 {
+		t.Fatalf("gaps on a Shared consumer = %v, want none", got)
 	}
 }
