@@ -53,7 +53,8 @@ const (
 	// It needs a reliable topic: offsets are all 0 on other topics.
 	//
 	// NOTE: a topic that is deleted and created again starts its offsets
-	// over. Its new messages then meet the documents of the old ones:
+	// over, and broker v0.15.1 starts them over after a restart too. New
+	// messages then meet the documents of old ones:
 	// insert reports them as invalid data, replace and update overwrite.
 	IDDeterministic IDStrategy = "deterministic"
 )
