@@ -59,8 +59,8 @@ func (a *Admin) Close() error {
 	return a.conn.Close()
 }
 
-// fail is the error of a failed call: ErrClosed when the Admin was closed
-// while it was in flight, else the broker's answer.
+// fail returns the error of a failed call: ErrClosed when the Admin was
+// closed while the call was in flight, else the broker's error.
 func (a *Admin) fail(op, target string, err error) error {
 	if a.closed.Load() {
 		return closedError(op, target)
@@ -120,7 +120,7 @@ func (o TopicOptions) subject() *string {
 }
 
 // CreateTopic creates a non-partitioned topic. The broker's admin port
-// (v0.15.1) answers every refused creation with NOT_FOUND (ErrNotFound)
+// (v0.15.1) returns NOT_FOUND (ErrNotFound) for every refused creation
 // and gives the reason only in the message: the topic exists, a topic
 // whose name starts with this name exists, or the schema subject is
 // unknown. The same holds for CreatePartitionedTopic and CreateNamespace.
@@ -174,8 +174,8 @@ func (a *Admin) DeleteTopic(ctx context.Context, topic string) error {
 // cluster assigns it again. The health check then replies CLOSE to its
 // producers and consumers, which recreate themselves on the new owner. A
 // cluster rejects an unload when no other broker could take the topic
-// (ErrFailedPrecondition); a standalone broker cannot unload at all and
-// answers UNIMPLEMENTED.
+// (ErrFailedPrecondition). A standalone broker cannot unload at all and
+// returns UNIMPLEMENTED.
 func (a *Admin) UnloadTopic(ctx context.Context, topic string) error {
 	if err := validateTopicOrPartition(topic); err != nil {
 		return err

@@ -59,7 +59,7 @@ func TestRecoverySchemaResolutionRetriesUnavailable(t *testing.T) {
 	v1, v2 := registerOrderSchemas(t, c.Schemas(), subject)
 
 	// The latest version, then a pinned older one: each lookup fails
-	// twice before it answers.
+	// twice before it succeeds.
 	b.FailNext("GetLatestSchema", 2, codes.Unavailable)
 	newProducer(t, c, danube.ProducerOptions{Topic: topic(t), Schema: &danube.SchemaReference{Subject: subject}})
 

@@ -487,8 +487,8 @@ func TestConformanceAckOfMessageNotReceivedRejected(t *testing.T) {
 	if err := consB.Nack(testContext(t), fromA, 0, ""); !errors.Is(err, danube.ErrNotReceived) {
 		t.Fatalf("consumer b nacked a message received by a: %v, want ErrNotReceived", err)
 	}
-	made := &danube.Message{ID: fromA.ID}
-	if err := consA.Ack(testContext(t), made); !errors.Is(err, danube.ErrNotReceived) || !errors.Is(err, danube.ErrInvalidArgument) {
+	forged := &danube.Message{ID: fromA.ID}
+	if err := consA.Ack(testContext(t), forged); !errors.Is(err, danube.ErrNotReceived) || !errors.Is(err, danube.ErrInvalidArgument) {
 		t.Fatalf("Ack of a message built by hand = %v, want ErrNotReceived (InvalidArgument)", err)
 	}
 
