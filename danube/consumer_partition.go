@@ -126,9 +126,9 @@ func (pc *partitionConsumer) subscribe(ctx context.Context) (*consumerSession, e
 
 // subscribeWithRetry is the first subscription, retried with backoff while
 // the failure is retryable and ctx allows. The waits between attempts also
-// end when the other partitions gave up (group is cancelled), but an
-// attempt runs on ctx alone: a Subscribe cut short after the broker took
-// it would leave a consumer on the broker that release cannot find.
+// end when another partition gave up and cancelled group. An attempt runs
+// on ctx alone, because a Subscribe cut short after the broker took it
+// would leave a consumer on the broker that release cannot find.
 func (pc *partitionConsumer) subscribeWithRetry(ctx, group context.Context) error {
 	var retry *retrier
 	for {
@@ -403,9 +403,9 @@ const maxWindow = 10000
 
 // trackOffsetLocked records a delivered offset and returns the skipped
 // offsets first to last when it is beyond the next one expected. Offsets
-// of a reliable topic are contiguous (0, 1, 2, …) and the broker delivers
-// them in order, redeliveries aside; an offset at or below the highest is
-// a redelivery. One more than maxWindow below it means the broker started
+// of a reliable topic are contiguous (0, 1, 2, …), and the broker delivers
+// them in order apart from redeliveries. An offset at or below the highest
+// is a redelivery. One more than maxWindow below it means the broker started
 // the topic's offsets again (broker v0.15.1 does so after a restart), and
 // the count starts over from it. A non-reliable topic's offsets are all 0
 // and never make a gap.

@@ -61,11 +61,11 @@ type ProducerOptions struct {
 	// SendAsync. 0 means DefaultMaxInFlight.
 	MaxInFlight int
 	// RecoveryTimeout bounds how long one send goes on recreating the
-	// producer after the broker answered NOT_FOUND or PERMISSION_DENIED,
-	// counted from the first such answer. A topic that is moving or
-	// draining answers so for a while; a rejection that lasts (a schema
-	// rule, a missing permission) answers so for good, and the codes do
-	// not tell the two apart. The send then fails with the broker's last
+	// producer after the broker returned NOT_FOUND or PERMISSION_DENIED,
+	// counted from the first such error. A topic that is moving or
+	// draining returns them for a while, a lasting rejection (a schema
+	// rule, a missing permission) for good, and the codes do not tell the
+	// two apart. The send then fails with the broker's last
 	// answer. 0 means DefaultRecoveryTimeout; the caller's context may
 	// end the send sooner.
 	RecoveryTimeout time.Duration

@@ -147,8 +147,8 @@ func (pp *partitionProducer) send(ctx context.Context, msg *Message) error {
 	)
 	clk := p.client.cfg.clock
 	// rejectedTooLong counts a NOT_FOUND or PERMISSION_DENIED and reports
-	// whether the send has been answered so for longer than the
-	// producer's RecoveryTimeout.
+	// whether the send has been rejected so for longer than the producer's
+	// RecoveryTimeout.
 	rejectedTooLong := func() bool {
 		recoveries++
 		if recoveries == 1 {

@@ -38,8 +38,8 @@ func (s *adminService) CreateTopic(ctx context.Context, req *adminpb.NewTopicReq
 	return &adminpb.TopicResponse{Success: true}, nil
 }
 
-// adminCreateFailed is the answer of a refused admin creation. The broker
-// answers NOT_FOUND whatever the reason (the topic exists, a name prefix
+// adminCreateFailed returns the error of a refused admin creation. The
+// broker returns NOT_FOUND whatever the reason (the topic exists, a name prefix
 // conflicts, the schema subject is unknown) and names the reason only in
 // the message, so a client cannot tell "already exists" by its code.
 func adminCreateFailed(what, name string, err error) error {

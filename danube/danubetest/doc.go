@@ -56,8 +56,8 @@
 // topic a producer creates belongs to the broker it asked, at once, where a
 // broker in cluster mode answers UNAVAILABLE until its load manager has
 // placed the topic. Of the admin calls it serves the ones a connector
-// needs; DeleteTopic, for one, answers UNIMPLEMENTED. UnloadTopic behaves
-// as in a cluster: a standalone broker answers UNIMPLEMENTED instead.
+// needs, and DeleteTopic, for one, returns UNIMPLEMENTED. UnloadTopic
+// behaves as in a cluster, where a standalone broker returns UNIMPLEMENTED.
 //
 // Broker v0.15.1 also loses messages where this package does not: a new
 // subscription reads the newest messages through a buffer of 256, and when
