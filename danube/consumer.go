@@ -109,10 +109,10 @@ type ConsumerOptions struct {
 	// logged at warning level, the 1st, 2nd, 4th, 8th and so on.
 	OnAsyncError func(msg *Message, err error)
 	// OnGap is called when an Exclusive or Failover consumer of a reliable
-	// topic is delivered an offset beyond the next one it expected:
-	// offsets first to last of partition were skipped by the broker and
-	// will not come. Broker v0.15.1 does this when publishing runs more
-	// than 256 messages ahead of a new subscription's consumer. The
+	// topic is delivered an offset beyond the next one it expected: the
+	// broker skipped offsets first to last of partition. Broker v0.15.1
+	// skips offsets when publishing runs more than 256 messages ahead of a
+	// new subscription's consumer, and never delivers them. The
 	// consumer also logs each gap at error level (the 1st, 2nd, 4th, 8th
 	// and so on). OnGap runs on the partition's receiving goroutine and
 	// must return quickly. nil means only the log.
@@ -311,7 +311,7 @@ func (c *Consumer) gapsTracked() bool {
 // the broker skipped.
 func (c *Consumer) reportGap(partition string, first, last uint64) {
 	if n := c.gaps.Add(1); n&(n-1) == 0 {
-		c.log.Error("the broker skipped messages of this subscription; they will not be delivered",
+		c.log.Error("the broker skipped messages of this subscription; broker v0.15.1 never delivers such messages",
 			slog.String("partition", partition), slog.Uint64("first_offset", first), slog.Uint64("last_offset", last),
 			slog.Uint64("messages", last-first+1), slog.Uint64("gaps_so_far", n))
 	}
