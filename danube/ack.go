@@ -52,14 +52,25 @@ func (c *Consumer) Nack(ctx context.Context, msg *Message, delay time.Duration, 
 
 // AckAsync is Ack without waiting: it returns once the ack is handed to
 // the pool (waiting while AckConcurrency calls are in flight) and calls
-// done, on another goroutine, with the outcome. With done nil, a failure
-// goes to ConsumerOptions.OnAsyncError. After Close, done is called at
-// once with ErrClosed.
+// done with the outcome. With done nil, a failure goes to
+// ConsumerOptions.OnAsyncError. After Close, done is called at once, on
+// the caller's goroutine, with ErrClosed.
+//
+// Otherwise done runs on a goroutine of the consumer, after the call has
+// freed its slot, so a running done does not count against
+// AckConcurrency. done may call any method of this consumer (Ack, Nack,
+// AckAsync, NackAsync and Close included), of its Client (Close
+// included), and of other producers and consumers. Close waits for
+// running done callbacks, except the one it is called from, so a done that
+// blocks holds it up. Close recognizes that callback only on its own
+// goroutine: done must not wait for a goroutine of its own that calls
+// Close.
 func (c *Consumer) AckAsync(msg *Message, done func(error)) {
 	c.submitAck(ackJob{msg: msg, done: done})
 }
 
-// NackAsync is Nack without waiting, reporting like AckAsync.
+// NackAsync is Nack without waiting. It reports like AckAsync, and its done
+// callback may make the same calls.
 func (c *Consumer) NackAsync(msg *Message, delay time.Duration, reason string, done func(error)) {
 	c.submitAck(ackJob{msg: msg, nack: true, delay: delay, reason: reason, done: done})
 }
@@ -70,11 +81,13 @@ func (c *Consumer) submitAck(j ackJob) {
 	}
 }
 
-func (c *Consumer) runAck(j ackJob) {
+// runAck makes one AckAsync or NackAsync call; the pool then calls report,
+// after the call's slot is free, unless there is nothing to report.
+func (c *Consumer) runAck(j ackJob) (report bool, err error) {
 	// An asynchronous ack is bounded by its attempts and their deadlines,
 	// not by the consumer's life: Close waits for it to land.
-	err := c.ackCall(context.Background(), j)
-	c.report(j, err)
+	err = c.ackCall(context.Background(), j)
+	return j.done != nil || err != nil, err
 }
 
 func (c *Consumer) report(j ackJob, err error) {

@@ -105,8 +105,10 @@ type ConsumerOptions struct {
 	// DefaultAckConcurrency.
 	AckConcurrency int
 	// OnAsyncError is called with the message and the error of an AckAsync
-	// or NackAsync whose done callback is nil. nil means such errors are
-	// logged at warning level, the 1st, 2nd, 4th, 8th and so on.
+	// or NackAsync whose done callback is nil. It runs as that callback
+	// would (see AckAsync) and may make the same calls, Close included. nil
+	// means such errors are logged at warning level, the 1st, 2nd, 4th, 8th
+	// and so on.
 	OnAsyncError func(msg *Message, err error)
 	// OnGap is called when an Exclusive or Failover consumer of a reliable
 	// topic is delivered an offset beyond the next one it expected: the
@@ -193,7 +195,7 @@ func (c *Client) NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consum
 		cancel:  cancel,
 		closing: make(chan struct{}),
 	}
-	cons.acks = workpool.New(opts.AckConcurrency, cons.runAck)
+	cons.acks = workpool.New(opts.AckConcurrency, cons.runAck, cons.report)
 	for _, name := range names {
 		cons.parts[name] = newPartitionConsumer(cons, name)
 	}
@@ -346,11 +348,19 @@ func (c *Consumer) Partitions() []string {
 	return sortPartitions(names)
 }
 
-// Close stops the consumer: Ack and Nack calls already started complete,
+// Close stops the consumer: Ack and Nack calls already started complete
+// and the AckAsync and NackAsync callbacks (done or OnAsyncError) return,
 // then every stream and health check stops and every goroutine of the
-// consumer has returned. Messages received but not acknowledged are
-// redelivered by the broker (on a reliable topic). The subscription stays
-// on the broker. It is safe to call more than once and always returns nil.
+// consumer has returned. Called from one of those callbacks, Close does
+// not wait for it, and that callback's goroutine ends when it returns.
+//
+// NOTE: Close cannot tell which producer or consumer the callback it is
+// called from belongs to. Called from a callback of another one, it may
+// return while one callback of this consumer still runs.
+//
+// Messages received but not acknowledged are redelivered by the broker
+// (on a reliable topic). The subscription stays on the broker. It is safe
+// to call more than once and always returns nil.
 func (c *Consumer) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil

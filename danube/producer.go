@@ -157,7 +157,7 @@ func (c *Client) NewProducer(ctx context.Context, opts ProducerOptions) (*Produc
 	if opts.Reliable {
 		p.strategy = danubepb.DispatchStrategy_Reliable
 	}
-	p.pool = workpool.New(opts.MaxInFlight, p.runJob)
+	p.pool = workpool.New(opts.MaxInFlight, p.runJob, p.reportJob)
 
 	if err := p.resolveSchema(ctx, opts.Schema); err != nil {
 		p.abort()
@@ -268,16 +268,25 @@ func (p *Producer) Send(ctx context.Context, msg Message) error {
 	return p.send(ctx, &msg)
 }
 
-// SendAsync publishes msg without waiting: done is called, on another
-// goroutine, with nil once the broker acknowledged it or with the error
-// that ended its retries. ctx bounds the whole send, retries included, and
-// must stay valid until done runs. SendAsync blocks while MaxInFlight sends
-// are running; if ctx ends or the producer closes meanwhile, done is
-// called with that error before SendAsync returns.
+// SendAsync publishes msg without waiting: done is called with nil once
+// the broker acknowledged it or with the error that ended its retries.
+// ctx bounds the whole send, retries included, and must stay valid until
+// done runs. SendAsync blocks while MaxInFlight sends are running; if ctx
+// ends or the producer closes meanwhile, done is called with that error,
+// on the caller's goroutine, before SendAsync returns. nil done discards
+// the outcome.
 //
 // Messages sent with SendAsync may be stored out of order, since several
-// are in flight at once. done must not block for long (it holds a send
-// slot); nil done discards the outcome.
+// are in flight at once.
+//
+// Otherwise done runs on a goroutine of the producer, after the send has
+// freed its slot, so a running done does not count against MaxInFlight.
+// done may call any method of this producer (Send, SendAsync, Flush and
+// Close included), of its Client (Close included), and of other producers
+// and consumers. Flush and Close wait for running done callbacks, except
+// the one they are called from, so a done that blocks holds them up. They
+// recognize that callback only on its own goroutine: done must not wait
+// for a goroutine of its own that calls them.
 func (p *Producer) SendAsync(ctx context.Context, msg Message, done func(error)) {
 	if err := p.pool.Submit(ctx, sendJob{ctx: ctx, msg: msg, done: done}); err != nil {
 		if done != nil {
@@ -286,12 +295,14 @@ func (p *Producer) SendAsync(ctx context.Context, msg Message, done func(error))
 	}
 }
 
-func (p *Producer) runJob(j sendJob) {
-	err := p.send(j.ctx, &j.msg)
-	if j.done != nil {
-		j.done(err)
-	}
+// runJob sends one SendAsync message; the pool then calls reportJob, after
+// the send's slot is free, if there is a done callback.
+func (p *Producer) runJob(j sendJob) (report bool, err error) {
+	err = p.send(j.ctx, &j.msg)
+	return j.done != nil, err
 }
+
+func (p *Producer) reportJob(j sendJob, err error) { j.done(err) }
 
 func (p *Producer) acquireError(ctx context.Context, err error) error {
 	if errors.Is(err, workpool.ErrClosed) {
@@ -309,7 +320,8 @@ func (p *Producer) send(ctx context.Context, msg *Message) error {
 }
 
 // Flush waits until every send started before it (and any started while it
-// waits) has completed, or ctx ends.
+// waits) has completed and its done callback has returned, or ctx ends.
+// Called from a done callback, Flush does not wait for that callback.
 func (p *Producer) Flush(ctx context.Context) error {
 	if err := p.pool.Wait(ctx); err != nil {
 		return contextError(ctx, "flush", p.topic, nil)
@@ -320,10 +332,18 @@ func (p *Producer) Flush(ctx context.Context) error {
 // Close stops the producer: new sends fail with ErrClosed, sends in flight
 // finish their current attempt (a send that would retry fails with
 // ErrClosed instead), and the health checks stop. Close waits for the
-// SendAsync sends in flight, not for blocking Send calls. Call Flush first
-// to wait for every send to complete normally. The broker keeps its side of the producer until the topic
-// is unloaded; there is no close call in the protocol. It is safe to call
-// more than once and always returns nil.
+// SendAsync sends in flight and their done callbacks, not for blocking
+// Send calls. Called from a done callback of this producer, Close does not
+// wait for that callback, whose goroutine ends when it returns.
+//
+// NOTE: Close cannot tell which producer or consumer the callback it is
+// called from belongs to. Called from a callback of another one, it may
+// return while one done callback of this producer still runs.
+//
+// Call Flush first to wait for every send to complete normally. The broker
+// keeps its side of the producer until the topic is unloaded; there is no
+// close call in the protocol. It is safe to call more than once and always
+// returns nil.
 func (p *Producer) Close() error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return nil
