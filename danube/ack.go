@@ -81,8 +81,8 @@ func (c *Consumer) submitAck(j ackJob) {
 	}
 }
 
-// runAck makes one AckAsync or NackAsync call; the pool then calls report,
-// after the call's slot is free, unless there is nothing to report.
+// runAck makes one AckAsync or NackAsync call. Unless there is nothing to
+// report, the pool then calls report, after the call's slot is free.
 func (c *Consumer) runAck(j ackJob) (report bool, err error) {
 	// An asynchronous ack is bounded by its attempts and their deadlines,
 	// not by the consumer's life: Close waits for it to land.

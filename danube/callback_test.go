@@ -21,24 +21,24 @@ import (
 const hangTimeout = 10 * time.Second
 
 // within fails the test unless ch is closed within hangTimeout.
-func within(t *testing.T, ch <-chan struct{}, what string) {
+func within(t *testing.T, ch <-chan struct{}, event string) {
 	t.Helper()
 	select {
 	case <-ch:
 	case <-time.After(hangTimeout):
-		t.Fatalf("%s did not happen within %v: deadlock", what, hangTimeout)
+		t.Fatalf("%s did not happen within %v: deadlock", event, hangTimeout)
 	}
 }
 
 // receiveWithin returns the value sent on ch, failing the test after
 // hangTimeout.
-func receiveWithin[V any](t *testing.T, ch <-chan V, what string) V {
+func receiveWithin[V any](t *testing.T, ch <-chan V, event string) V {
 	t.Helper()
 	var v V
 	select {
 	case v = <-ch:
 	case <-time.After(hangTimeout):
-		t.Fatalf("%s did not happen within %v: deadlock", what, hangTimeout)
+		t.Fatalf("%s did not happen within %v: deadlock", event, hangTimeout)
 	}
 	return v
 }
@@ -262,8 +262,8 @@ func TestFailedAcksAnsweredWithNacks(t *testing.T) {
 		received = append(received, receive(t, cons))
 	}
 
-	// Every ack fails, as in a broker outage, and every callback answers
-	// with a nack, more of them than there are ack slots. The acks are
+	// Every ack fails, as in a broker outage, and every callback nacks its
+	// message, with more callbacks than ack slots. The acks are
 	// submitted on another goroutine: AckAsync itself blocks for good if
 	// callbacks hold the slots.
 	b.FailNext("Ack", messages, codes.PermissionDenied)

@@ -78,12 +78,14 @@ func NewClient(serviceURL string, opts ...Option) (*Client, error) {
 // connections. Later calls on the Client fail with ErrClosed. It is safe to
 // call more than once.
 //
-// Close may be called from a callback of a producer or consumer (a
-// SendAsync, AckAsync or NackAsync done callback, or OnAsyncError): it
-// then waits for the other calls and callbacks in flight, but not for the
-// callback it is called from. NOTE: it cannot tell which producer or
-// consumer that callback belongs to, so it may also return while one
-// callback of each of the others still runs.
+// Close may be called from a callback of a producer or consumer, which is
+// a SendAsync, AckAsync or NackAsync done callback or OnAsyncError. It then
+// waits for the other calls and callbacks in flight, but not for the
+// callback it is called from.
+//
+// NOTE: Close cannot tell which producer or consumer that callback belongs
+// to, so it may also return while one callback of each of the others
+// still runs.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {

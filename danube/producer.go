@@ -271,13 +271,10 @@ func (p *Producer) Send(ctx context.Context, msg Message) error {
 // SendAsync publishes msg without waiting: done is called with nil once
 // the broker acknowledged it or with the error that ended its retries.
 // ctx bounds the whole send, retries included, and must stay valid until
-// done runs. SendAsync blocks while MaxInFlight sends are running; if ctx
+// done runs. SendAsync blocks while MaxInFlight sends are running. If ctx
 // ends or the producer closes meanwhile, done is called with that error,
 // on the caller's goroutine, before SendAsync returns. nil done discards
 // the outcome.
-//
-// Messages sent with SendAsync may be stored out of order, since several
-// are in flight at once.
 //
 // Otherwise done runs on a goroutine of the producer, after the send has
 // freed its slot, so a running done does not count against MaxInFlight.
@@ -287,6 +284,9 @@ func (p *Producer) Send(ctx context.Context, msg Message) error {
 // the one they are called from, so a done that blocks holds them up. They
 // recognize that callback only on its own goroutine: done must not wait
 // for a goroutine of its own that calls them.
+//
+// Messages sent with SendAsync may be stored out of order, since several
+// are in flight at once.
 func (p *Producer) SendAsync(ctx context.Context, msg Message, done func(error)) {
 	if err := p.pool.Submit(ctx, sendJob{ctx: ctx, msg: msg, done: done}); err != nil {
 		if done != nil {
@@ -295,8 +295,8 @@ func (p *Producer) SendAsync(ctx context.Context, msg Message, done func(error))
 	}
 }
 
-// runJob sends one SendAsync message; the pool then calls reportJob, after
-// the send's slot is free, if there is a done callback.
+// runJob sends one SendAsync message. If there is a done callback, the
+// pool then calls reportJob, after the send's slot is free.
 func (p *Producer) runJob(j sendJob) (report bool, err error) {
 	err = p.send(j.ctx, &j.msg)
 	return j.done != nil, err
@@ -321,7 +321,8 @@ func (p *Producer) send(ctx context.Context, msg *Message) error {
 
 // Flush waits until every send started before it (and any started while it
 // waits) has completed and its done callback has returned, or ctx ends.
-// Called from a done callback, Flush does not wait for that callback.
+// Called from a done callback, Flush does not wait for that callback. The
+// NOTE on Close applies to Flush too.
 func (p *Producer) Flush(ctx context.Context) error {
 	if err := p.pool.Wait(ctx); err != nil {
 		return contextError(ctx, "flush", p.topic, nil)

@@ -2,7 +2,7 @@
 //
 // A job has two parts: a call, which does the work, and an optional
 // report, which hands the call's outcome to the pool owner's caller (a
-// callback). A Pool bounds how many calls run at once (its size); Submit
+// callback). A Pool bounds how many calls run at once, its size. Submit
 // blocks while that many are running, which is the backpressure that keeps
 // a fast caller from piling up unbounded work. A report does not count
 // against that bound: the call's slot is free before its report starts, so
@@ -10,11 +10,12 @@
 // the pool.
 //
 // Workers make the calls. They are started on demand, up to the size, and
-// then kept: a job handed to a parked worker costs one channel send and no
+// then remaining. A job handed to a parked worker costs one channel send and no
 // allocation, where a goroutine per job would also pay for stack growth on
-// every call deep into gRPC. Workers never run a report, so they always
-// come back for the next job. Reports run on reporter goroutines, one per
-// report running at once; up to size of them are kept parked for reuse.
+// every call deep into gRPC. Workers never run a report, so no callback
+// can keep a worker from its next job. Reports run on reporter goroutines,
+// one for each report running at once, and up to size of them are remaining
+// parked for reuse.
 //
 // The caller owns the pool: Close stops the goroutines and must be called.
 package workpool
@@ -28,7 +29,7 @@ import (
 // ErrClosed is returned by Submit and Run after Close was called.
 var ErrClosed = errors.New("workpool: closed")
 
-// Pool runs jobs of type T. Its zero value is not usable; create one with
+// Pool runs jobs of type T. Its zero value is not usable: create one with
 // New.
 type Pool[T any] struct {
 	call   func(T) (report bool, err error)
@@ -57,8 +58,8 @@ type outcome[T any] struct {
 	err error
 }
 
-// waiter is a Wait or Close that waits for ready to hold; ready is
-// evaluated with Pool.mu held.
+// waiter is a Wait or Close blocked until ready holds. ready is evaluated
+// with Pool.mu held.
 type waiter struct {
 	ready func() bool
 	wake  chan struct{}
@@ -145,7 +146,7 @@ func (p *Pool[T]) taken() {
 }
 
 // release frees a slot. With report true it counts the job's report as
-// running in the same step, so that Wait never sees the job as finished
+// running in the same step, so that Wait cannot find the job finished
 // before its report has returned.
 func (p *Pool[T]) release(report bool) {
 	p.mu.Lock()
@@ -176,10 +177,10 @@ func (p *Pool[T]) dispatch(job T) {
 	p.mu.Unlock()
 
 	// Every worker is busy, yet this job holds a slot, so one of them has
-	// just finished its call and is about to come back for this one
-	// (workers run no report, so nothing can hold it up). After Close the
-	// workers are gone: run the job here so that it still runs exactly
-	// once.
+	// just finished its call and is about to come back for this one. After
+	// its call a worker only hands the report off, which does not block.
+	// After Close the workers are gone: run the job here so that it still
+	// runs exactly once.
 	select {
 	case p.work <- job:
 	case <-p.quit:
@@ -208,8 +209,8 @@ func (p *Pool[T]) worker(job T) {
 	}
 }
 
-// handOff gives a finished call's report to a parked reporter, or to a new
-// one. It never waits, so a worker cannot be held up by a report.
+// handOff gives a finished call's report to a parked reporter, or starts a
+// new reporter for it. It does not wait for the report to run.
 func (p *Pool[T]) handOff(o outcome[T]) {
 	select {
 	case p.reports <- o:
@@ -217,7 +218,7 @@ func (p *Pool[T]) handOff(o outcome[T]) {
 	default:
 	}
 	// Counted before the worker returns, so Close, which waits for the
-	// workers first, sees this reporter.
+	// workers first, then waits for this reporter too.
 	p.mu.Lock()
 	p.reporters++
 	p.mu.Unlock()
@@ -308,9 +309,8 @@ func (p *Pool[T]) Close() {
 }
 
 // await blocks until ready holds, or ctx ends. ready is evaluated with
-// p.mu held, now and after each change that wakeReady is told of, so a
-// moment when it holds is not missed even if it is over by the time this
-// goroutine runs again.
+// p.mu held, now and at each call of wakeReady, so a moment when it holds
+// is not missed even if it is over by the time this goroutine runs again.
 func (p *Pool[T]) await(ctx context.Context, ready func() bool) error {
 	p.mu.Lock()
 	if ready() {
@@ -340,14 +340,14 @@ func (p *Pool[T]) await(ctx context.Context, ready func() bool) error {
 // wakeReady wakes the waiters whose condition now holds. p.mu must be
 // held.
 func (p *Pool[T]) wakeReady() {
-	kept := p.waiters[:0]
+	remaining := p.waiters[:0]
 	for _, w := range p.waiters {
 		if w.ready() {
 			close(w.wake)
 		} else {
-			kept = append(kept, w)
+			remaining = append(remaining, w)
 		}
 	}
-	clear(p.waiters[len(kept):])
-	p.waiters = kept
+	clear(p.waiters[len(remaining):])
+	p.waiters = remaining
 }

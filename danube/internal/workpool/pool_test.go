@@ -199,12 +199,12 @@ func newPool(size int, call func(int)) *Pool[int] {
 const hangTimeout = 10 * time.Second
 
 // await fails the test unless ch is closed within hangTimeout.
-func await(t *testing.T, ch <-chan struct{}, what string) {
+func await(t *testing.T, ch <-chan struct{}, event string) {
 	t.Helper()
 	select {
 	case <-ch:
 	case <-time.After(hangTimeout):
-		t.Fatalf("%s did not happen within %v: deadlock", what, hangTimeout)
+		t.Fatalf("%s did not happen within %v: deadlock", event, hangTimeout)
 	}
 }
 
@@ -222,11 +222,11 @@ func closeWithin[T any](t *testing.T, p *Pool[T]) {
 
 // stillBlocked fails the test if ch is closed within a short while, for a
 // wait that must go on until the test releases it.
-func stillBlocked(t *testing.T, ch <-chan struct{}, what string) {
+func stillBlocked(t *testing.T, ch <-chan struct{}, event string) {
 	t.Helper()
 	select {
 	case <-ch:
-		t.Fatalf("%s before the report it must wait for returned", what)
+		t.Fatalf("%s returned before the report it must wait for", event)
 	case <-time.After(50 * time.Millisecond):
 	}
 }
@@ -423,7 +423,7 @@ func TestPoolReportsEveryJobOnceAcrossClose(t *testing.T) {
 }
 
 func TestPoolCloseFromOtherPoolsReportReturns(t *testing.T) {
-	// A report of one pool may close another; the NOTE on Close says how
+	// A report of one pool may close another. The NOTE on Close states how
 	// far that Close waits.
 	other := newPool(1, func(int) {})
 	closed := make(chan struct{})

@@ -6,9 +6,9 @@ import (
 )
 
 // runReport calls report. Its frame marks the goroutine as running a
-// report: Go gives goroutines no identity, so Close and Wait look for this
-// frame on their caller's stack (inReport) to skip waiting for the report
-// they are called from, which would never return before they do.
+// report. Go gives goroutines no identity, so Close and Wait look for this
+// frame on their caller's stack (inReport). They skip waiting for the
+// report they are called from, which cannot return before they do.
 //
 //go:noinline
 func runReport(report func()) { report() }
