@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -179,5 +181,49 @@ func TestGapNotTrackedOnShared(t *testing.T) {
 	// A Shared consumer gets some of the offsets; the others go elsewhere.
 	if got := receiveGaps(t, Shared, 0, 2, 5); len(got) != 0 {
 		t.Fatalf("gaps on a Shared consumer = %v, want none", got)
+	}
+}
+
+func TestResubscribeRetriesUnauthenticatedWithSupplier(t *testing.T) {
+	f := startFakeBroker(t, nil)
+	var subscribes, streams atomic.Int32
+	f.set(func(h *fakeHandlers) {
+		h.subscribe = func(*danubepb.ConsumerRequest) (*danubepb.ConsumerResponse, error) {
+			// The first resubscription finds the token expired.
+			if subscribes.Add(1) == 2 {
+				return nil, status.Error(codes.Unauthenticated, "token expired")
+			}
+			return &danubepb.ConsumerResponse{ConsumerId: 1}, nil
+		}
+		h.receive = func(_ *danubepb.ReceiveRequest, stream grpc.ServerStreamingServer[danubepb.StreamMessage]) error {
+			if streams.Add(1) == 1 {
+				return status.Error(codes.Unavailable, "broker restarting")
+			}
+			m := &danubepb.StreamMessage{MsgId: &danubepb.MsgID{TopicName: "/default/t", TopicOffset: 7, ProducerId: 1}}
+			if err := stream.Send(m); err != nil {
+				return err
+			}
+			<-stream.Context().Done()
+			return nil
+		}
+	})
+	supplier := func(context.Context) (string, error) { return "rotating-token", nil }
+	c := newTestClient(t, f.addr, WithTokenSupplier(supplier), WithInsecure(),
+		WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond}))
+	cons, err := c.NewConsumer(testContext(t), ConsumerOptions{Topic: "/default/t", Subscription: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+
+	m, err := cons.Receive(testContext(t))
+	if err != nil {
+		t.Fatalf("Receive after an UNAUTHENTICATED resubscription = %v, want the message", err)
+	}
+	if m.ID.Offset != 7 {
+		t.Fatalf("received offset %d, want 7", m.ID.Offset)
+	}
+	if n := subscribes.Load(); n < 3 {
+		t.Fatalf("%d subscriptions, want at least 3 (first, refused, retried)", n)
 	}
 }

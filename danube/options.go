@@ -19,6 +19,9 @@ type Option func(*config) error
 // TokenSupplier returns the bearer token to send with one call. It is
 // called before every call, so that a rotating token is picked up at once;
 // it should cache and be fast. An error fails the call with Unauthenticated.
+// With a supplier, a consumer that resubscribes after a stream ended
+// retries Unauthenticated with backoff, asking the supplier again, where
+// with a static token its partition stops.
 type TokenSupplier func(ctx context.Context) (string, error)
 
 type config struct {
