@@ -263,9 +263,9 @@ func (pc *partitionConsumer) retryable(err error, notFound *int) bool {
 		return *notFound <= maxNotFoundRetries
 	}
 	*notFound = 0
-	// With a TokenSupplier the next attempt asks it for a token again, so
+	// With a TokenSupplier the next attempt calls it for a new token, so
 	// UNAUTHENTICATED (an expired token, or the supplier failing for a
-	// while) may pass; a static token would only be rejected again.
+	// while) may pass. A static token would only be rejected again.
 	if code == codes.Unauthenticated && pc.c.client.cfg.supplier != nil {
 		return true
 	}
