@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
 	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/danubepb"
@@ -167,13 +168,7 @@ func (pc *partitionConsumer) release() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pc.c.client.cfg.callTimeout)
 	defer cancel()
-	stream, err := s.route.conn.pick().consumer.ReceiveMessages(s.route.outgoing(ctx), &danubepb.ReceiveRequest{
-		RequestId:  pc.c.requestID.Add(1),
-		ConsumerId: s.id,
-	})
-	if err == nil {
-		_, err = stream.Header()
-	}
+	_, err := pc.openStream(ctx, s)
 	if err != nil {
 		pc.c.log.Warn("could not release the subscription of a consumer that failed to start; "+
 			"the broker frees it after the ack timeout",
@@ -297,18 +292,8 @@ func (pc *partitionConsumer) receive(parent context.Context, s *consumerSession)
 	s.cancel = cancel
 	s.mu.Unlock()
 
-	stream, err := s.route.conn.pick().consumer.ReceiveMessages(s.route.outgoing(ctx), &danubepb.ReceiveRequest{
-		RequestId:  pc.c.requestID.Add(1),
-		ConsumerId: s.id,
-	})
+	stream, err := pc.openStream(ctx, s)
 	if err != nil {
-		return 0, pc.streamError(ctx, err)
-	}
-	// The broker sends the stream's headers once it has attached the
-	// stream to the consumer. Until then a consumer that closes leaves the
-	// broker with an active consumer and no stream, so NewConsumer waits
-	// for this point.
-	if _, err := stream.Header(); err != nil {
 		return 0, pc.streamError(ctx, err)
 	}
 	pc.markStreaming()
@@ -453,4 +438,23 @@ func (pc *partitionConsumer) onHealthClose(id uint64) {
 	if s := pc.session.Load(); s != nil && s.id == id {
 		s.requestClose()
 	}
+}
+
+// openStream opens the ReceiveMessages stream of session s and returns it
+// once the broker has attached it to the consumer, which the broker
+// signals by sending the stream's headers. Until then a consumer that
+// closes leaves the broker with an active consumer and no stream, so
+// NewConsumer waits for this point.
+func (pc *partitionConsumer) openStream(ctx context.Context, s *consumerSession) (grpc.ServerStreamingClient[danubepb.StreamMessage], error) {
+	stream, err := s.route.conn.pick().consumer.ReceiveMessages(s.route.outgoing(ctx), &danubepb.ReceiveRequest{
+		RequestId:  pc.c.requestID.Add(1),
+		ConsumerId: s.id,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := stream.Header(); err != nil {
+		return nil, err
+	}
+	return stream, nil
 }

@@ -80,23 +80,13 @@ func (pp *partitionProducer) create(ctx context.Context) (*producerSession, erro
 // failure is retryable and ctx allows. In a cluster the broker replies
 // UNAVAILABLE to the first create of a new topic while it assigns the topic.
 func (pp *partitionProducer) createWithRetry(ctx context.Context) error {
-	var retry *retrier
-	for {
+	return pp.p.client.retrying(ctx, "create producer", pp.topic, func() error {
 		s, err := pp.create(ctx)
 		if err == nil {
 			pp.session.Store(s)
-			return nil
 		}
-		if !IsRetryable(err) {
-			return err
-		}
-		if retry == nil {
-			retry = newRetrier(pp.p.client.cfg.clock, pp.p.client.cfg.backoff)
-		}
-		if werr := retry.wait(ctx, nil); werr != nil {
-			return contextError(ctx, "create producer", pp.topic, err)
-		}
-	}
+		return err
+	})
 }
 
 // recover replaces the session stale by a new one, unless another goroutine
