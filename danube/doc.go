@@ -40,7 +40,7 @@
 // NOT_FOUND or PERMISSION_DENIED on a send (the topic moved, was unloaded,
 // or is draining) a producer looks the topic up again and recreates itself
 // on the broker that now owns it, for up to ProducerOptions.RecoveryTimeout
-// (30 s by default), since a lasting rejection answers with the same codes.
+// (30 s by default), since a lasting rejection returns the same codes.
 // A retried send may be stored twice: the
 // broker does not deduplicate, so consumers should tolerate duplicates
 // (MessageID identifies a message within its partition).

@@ -65,9 +65,9 @@ type ProducerOptions struct {
 	// counted from the first such error. A topic that is moving or
 	// draining returns them for a while, a lasting rejection (a schema
 	// rule, a missing permission) for good, and the codes do not tell the
-	// two apart. The send then fails with the broker's last
-	// answer. 0 means DefaultRecoveryTimeout; the caller's context may
-	// end the send sooner.
+	// two apart. The send then fails with the broker's last error. 0
+	// means DefaultRecoveryTimeout, and the caller's context may end the
+	// send sooner.
 	RecoveryTimeout time.Duration
 }
 

@@ -42,8 +42,8 @@ func (s *adminService) CreateTopic(ctx context.Context, req *adminpb.NewTopicReq
 // broker returns NOT_FOUND whatever the reason (the topic exists, a name prefix
 // conflicts, the schema subject is unknown) and names the reason only in
 // the message, so a client cannot tell "already exists" by its code.
-func adminCreateFailed(what, name string, err error) error {
-	return status.Errorf(codes.NotFound, "Unable to create the %s %s due to: %s", what, name, status.Convert(err).Message())
+func adminCreateFailed(kind, name string, err error) error {
+	return status.Errorf(codes.NotFound, "Unable to create the %s %s due to: %s", kind, name, status.Convert(err).Message())
 }
 
 // CreatePartitionedTopic creates the partitions <base>-part-0 to

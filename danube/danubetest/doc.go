@@ -63,6 +63,7 @@
 // subscription reads the newest messages through a buffer of 256, and when
 // publishing outruns its consumer by more than that, the messages it
 // skipped are never delivered. This package delivers them, as the
-// protocol's reliable dispatch promises; tests that publish large bursts
-// to a new subscription pass here and lose messages against that broker.
+// protocol's reliable dispatch promises. So tests that publish large
+// bursts to a new subscription pass here and lose messages against that
+// broker.
 package danubetest

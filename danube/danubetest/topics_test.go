@@ -60,7 +60,7 @@ func TestMissingNamespaceIsUnavailable(t *testing.T) {
 		t.Fatalf("create namespace: %v", err)
 	}
 	c.createProducer(t, "/iot/t", "p", false)
-	// The broker's admin port answers every refused creation with NOT_FOUND.
+	// The broker's admin port returns NOT_FOUND for every refused creation.
 	_, err = admin.ns.CreateNamespace(ctxT(t), &adminpb.NamespaceRequest{Name: "iot"})
 	wantCode(t, err, codes.NotFound)
 }

@@ -34,8 +34,8 @@ type Config struct {
 	// Repeat is how many times each CPU-bound measurement (chains,
 	// pipelines, supervisor) runs; the median is reported.
 	Repeat int
-	// NetRepeat is how many times each measurement over loopback (the
-	// gRPC ceilings, the broker with raw stubs, the client) runs; the
+	// NetRepeat is how many times each measurement over loopback runs:
+	// the gRPC ceilings, the broker with raw stubs and the client. The
 	// median is reported with the lowest and highest run.
 	NetRepeat int
 	// SupervisorChildren are started and stopped by one supervisor.

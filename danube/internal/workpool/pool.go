@@ -177,10 +177,10 @@ func (p *Pool[T]) dispatch(job T) {
 	p.mu.Unlock()
 
 	// Every worker is busy, yet this job holds a slot, so one of them has
-	// just finished its call and is about to come back for this one. After
-	// its call a worker only hands the report off, which does not block.
-	// After Close the workers are gone: run the job here so that it still
-	// runs exactly once.
+	// just finished its call and is about to come back for this one,
+	// because after its call a worker hands the report off without waiting
+	// for it. After Close the workers are gone: run the job here so that it
+	// still runs exactly once.
 	select {
 	case p.work <- job:
 	case <-p.quit:

@@ -173,7 +173,7 @@ func TestBrokerServesAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	// The admin port answers NOT_FOUND to any refused creation, as the
+	// The admin port returns NOT_FOUND for any refused creation, as the
 	// broker does; the message says why.
 	err = admin.CreateTopic(ctx, topic, danube.TopicOptions{Reliable: true})
 	if !errors.Is(err, danube.ErrNotFound) || !strings.Contains(err.Error(), "already exists") {
