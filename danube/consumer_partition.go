@@ -424,18 +424,19 @@ func (pc *partitionConsumer) forget(msg *Message) {
 	pc.mu.Unlock()
 }
 
-func (pc *partitionConsumer) healthTarget() (route, uint64, bool) {
-	s := pc.session.Load()
-	if s == nil {
-		return route{}, 0, false
+func (s *consumerSession) healthAddress() (route, uint64) { return s.route, s.id }
+
+func (pc *partitionConsumer) healthTarget() healthSubject {
+	if s := pc.session.Load(); s != nil {
+		return s
 	}
-	return s.route, s.id, true
+	return nil
 }
 
-// onHealthClose ends the stream of the session the broker asked to close;
-// run then subscribes again.
-func (pc *partitionConsumer) onHealthClose(id uint64) {
-	if s := pc.session.Load(); s != nil && s.id == id {
+// onHealthClose ends the stream of the session the broker asked to close,
+// if it is still the partition's; run then subscribes again.
+func (pc *partitionConsumer) onHealthClose(checked healthSubject) {
+	if s := pc.session.Load(); s != nil && healthSubject(s) == checked {
 		s.requestClose()
 	}
 }

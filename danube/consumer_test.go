@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/danubepb"
+	"github.com/danube-messaging/danube-connect-go/internal/clock"
 )
 
 // streamThen scripts ReceiveMessages to send n messages of topic, then to
@@ -225,5 +226,78 @@ func TestResubscribeRetriesUnauthenticatedWithSupplier(t *testing.T) {
 	}
 	if n := subscribes.Load(); n < 3 {
 		t.Fatalf("%d subscriptions, want at least 3 (first, refused, retried)", n)
+	}
+}
+
+// TestStaleHealthCloseKeepsNewStream covers a CLOSE that the broker sent
+// for a stream that has since dropped: by the time it arrives, the
+// partition has subscribed again and the broker gave the same consumer id.
+// The CLOSE concerns the old stream only, so the new one must stay open.
+func TestStaleHealthCloseKeepsNewStream(t *testing.T) {
+	f := startFakeBroker(t, nil)
+	var streams, checks atomic.Int32
+	dropFirst := make(chan struct{})
+	checking := make(chan struct{})
+	reply := make(chan struct{})
+	f.set(func(h *fakeHandlers) {
+		// Subscribe keeps the default reply: consumer id 7 every time.
+		h.receive = func(_ *danubepb.ReceiveRequest, stream grpc.ServerStreamingServer[danubepb.StreamMessage]) error {
+			if err := stream.SendHeader(nil); err != nil {
+				return err
+			}
+			if streams.Add(1) == 1 {
+				<-dropFirst
+				return nil
+			}
+			<-stream.Context().Done()
+			return nil
+		}
+		h.health = func(*danubepb.HealthCheckRequest) (danubepb.HealthCheckResponse_ClientStatus, error) {
+			if checks.Add(1) == 1 {
+				close(checking)
+				<-reply
+				return danubepb.HealthCheckResponse_CLOSE, nil
+			}
+			return danubepb.HealthCheckResponse_OK, nil
+		}
+	})
+	clk := clock.NewFake(time.Time{})
+	c := newTestClient(t, f.addr, WithClock(clk), WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond}))
+	ctx := testContext(t)
+	cons, err := c.NewConsumer(ctx, ConsumerOptions{Topic: "/default/t", Subscription: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	pc := cons.parts["/default/t"]
+	first := pc.session.Load()
+
+	// The health check asks about the first stream; the broker holds the
+	// reply while the stream drops and the partition subscribes again.
+	if err := clk.BlockUntil(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(5 * time.Second)
+	<-checking
+	close(dropFirst)
+	waitFor(t, func() bool { return clk.Waiters() >= 2 }) // the health ticker and the backoff timer
+	clk.Advance(time.Second)
+	waitFor(t, func() bool { s := pc.session.Load(); return streams.Load() == 2 && s != nil && s != first })
+	second := pc.session.Load()
+
+	// The stale CLOSE arrives. The next check starts only after the loop
+	// has handled it.
+	close(reply)
+	clk.Advance(5 * time.Second)
+	waitFor(t, func() bool { return checks.Load() == 2 })
+
+	second.mu.Lock()
+	closed := second.closed
+	second.mu.Unlock()
+	if closed {
+		t.Fatal("a CLOSE for the dropped stream closed the stream opened after it")
+	}
+	if got := pc.session.Load(); got != second {
+		t.Fatal("the partition left the stream opened after the dropped one")
 	}
 }

@@ -7,19 +7,28 @@ import (
 	"github.com/danube-messaging/danube-connect-go/danube/internal/pb/danubepb"
 )
 
-// healthTarget is what a health loop checks: the current route and broker
-// id of one producer or consumer, ok false while it has none.
-type healthTarget func() (r route, id uint64, ok bool)
+// A healthSubject is one session of a producer or consumer: the route and
+// the broker's id that a health check asks about.
+type healthSubject interface {
+	healthAddress() (route, uint64)
+}
+
+// healthTarget returns the session a health loop checks next, nil while
+// the producer or consumer has none.
+type healthTarget func() healthSubject
 
 // runHealth asks the broker every health interval whether the producer or
 // consumer returned by target should close, until ctx ends. The broker
 // answers CLOSE after it unloaded or moved the topic, or for a consumer
-// whose stream dropped; onClose is then called with the id concerned, on
-// this goroutine, and the loop goes on with whatever target returns next.
+// whose stream dropped; onClose is then called on this goroutine with the
+// session that was checked, and the loop goes on with whatever target
+// returns next. The reply can come after that session was replaced, even
+// by one with the same id, so onClose acts on the session it is given and
+// on no other.
 //
 // A failed health call is not a reason to stop: it is logged once when the
 // failures start and once when they end, and the next tick tries again.
-func (c *Client) runHealth(ctx context.Context, kind danubepb.HealthCheckRequest_ClientType, topic string, target healthTarget, onClose func(id uint64)) {
+func (c *Client) runHealth(ctx context.Context, kind danubepb.HealthCheckRequest_ClientType, topic string, target healthTarget, onClose func(healthSubject)) {
 	ticker := c.cfg.clock.NewTicker(c.cfg.health)
 	defer ticker.Stop()
 
@@ -31,10 +40,11 @@ func (c *Client) runHealth(ctx context.Context, kind danubepb.HealthCheckRequest
 		case <-ticker.C():
 		}
 
-		r, id, ok := target()
-		if !ok {
+		checked := target()
+		if checked == nil {
 			continue
 		}
+		r, id := checked.healthAddress()
 		status, err := c.healthCheck(ctx, kind, r, id)
 		if ctx.Err() != nil {
 			return
@@ -51,7 +61,7 @@ func (c *Client) runHealth(ctx context.Context, kind danubepb.HealthCheckRequest
 			c.log.Info("health check succeeds again", slog.String("topic", topic))
 		}
 		if status == danubepb.HealthCheckResponse_CLOSE {
-			onClose(id)
+			onClose(checked)
 		}
 	}
 }

@@ -273,27 +273,30 @@ func (pp *partitionProducer) sendOnce(ctx context.Context, s *producerSession, r
 	return err
 }
 
-func (pp *partitionProducer) healthTarget() (route, uint64, bool) {
-	s := pp.session.Load()
-	if s == nil {
-		return route{}, 0, false
+func (s *producerSession) healthAddress() (route, uint64) { return s.route, s.id }
+
+func (pp *partitionProducer) healthTarget() healthSubject {
+	if s := pp.session.Load(); s != nil {
+		return s
 	}
-	return s.route, s.id, true
+	return nil
 }
 
 // onHealthClose recreates the producer after the broker replied CLOSE for
-// the producer id, retrying while the failure is retryable and the
-// producer is open. A failure that is not retryable leaves the producer
-// without a session: the next send tries again and reports the error.
-func (pp *partitionProducer) onHealthClose(id uint64) {
+// the checked session, if that is still the producer's session, retrying
+// while the failure is retryable and the producer is open. A failure that
+// is not retryable leaves the producer without a session: the next send
+// tries again and reports the error.
+func (pp *partitionProducer) onHealthClose(checked healthSubject) {
 	ctx := pp.p.life
-	pp.log.Info("broker asked the producer to close; recreating it", slog.Uint64("id", id))
-
 	var retry *retrier
 	for {
 		s := pp.session.Load()
-		if s == nil || s.id != id {
+		if s == nil || healthSubject(s) != checked {
 			return
+		}
+		if retry == nil {
+			pp.log.Info("broker asked the producer to close; recreating it", slog.Uint64("id", s.id))
 		}
 		_, err := pp.recover(ctx, s)
 		if err == nil || ctx.Err() != nil {
