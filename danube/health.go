@@ -8,7 +8,7 @@ import (
 )
 
 // A healthSubject is one session of a producer or consumer: the route and
-// the broker's id that a health check asks about.
+// the broker's id that a health check queries.
 type healthSubject interface {
 	healthAddress() (route, uint64)
 }
@@ -20,11 +20,10 @@ type healthTarget func() healthSubject
 // runHealth asks the broker every health interval whether the producer or
 // consumer returned by target should close, until ctx ends. The broker
 // answers CLOSE after it unloaded or moved the topic, or for a consumer
-// whose stream dropped; onClose is then called on this goroutine with the
+// whose stream dropped. onClose then runs on this goroutine with the
 // session that was checked, and the loop goes on with whatever target
-// returns next. The reply can come after that session was replaced, even
-// by one with the same id, so onClose acts on the session it is given and
-// on no other.
+// returns next. Because the reply can arrive after that session was
+// replaced, even by one with the same id, onClose acts on no other session.
 //
 // A failed health call is not a reason to stop: it is logged once when the
 // failures start and once when they end, and the next tick tries again.
