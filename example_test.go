@@ -22,8 +22,9 @@ import (
 // The MongoDB sink runs as one child of an existing service's supervision
 // tree: the supervisor restarts it with backoff if it fails, and when the
 // service stops, the sink writes and acknowledges what it holds before the
-// tree returns. Documents get the id <topic>:<partition>:<offset>, so a
-// message delivered twice is stored once.
+// tree returns. Documents get the id
+// <topic>:<partition>:<offset>:<publish time>, so a message delivered twice
+// is stored once.
 func Example_mongoDBSinkInService() {
 	broker := startBroker() // an in-process Danube broker, for the example
 	defer broker.Close()
@@ -71,8 +72,8 @@ func Example_mongoDBSinkInService() {
 	printDocuments(database, "orders")
 	// Output:
 	// service stopped: <nil>
-	// {"_id":"/default/orders:0:0","order":1,"total":25}
-	// {"_id":"/default/orders:0:1","order":2,"total":40}
+	// {"_id":"/default/orders:0:0:1796452200000","order":1,"total":25}
+	// {"_id":"/default/orders:0:1:1796452200001","order":2,"total":40}
 }
 
 // Options.Transform adds stages of your own between receiving and
@@ -139,7 +140,7 @@ func Example_customStage() {
 	}
 	// Output:
 	// acked: 2 dead-lettered: 1
-	// {"_id":"/default/orders:0:0","order":1,"total":25}
+	// {"_id":"/default/orders:0:0:1796452200000","order":1,"total":25}
 	// dead letter "order 3, total 40": stage redact: decode order: invalid character 'o' looking for beginning of value
 }
 

@@ -56,7 +56,12 @@ func publish(broker *danubetest.Broker, topic string, payloads ...string) {
 	publishMessages(broker, topic, msgs...)
 }
 
-// publishMessages sends msgs to topic, in order.
+// examplePublishTime is the publish time of the examples' first message.
+// Fixed times make the printed _ids the same on every run.
+var examplePublishTime = time.Date(2026, 12, 5, 6, 30, 0, 0, time.UTC)
+
+// publishMessages sends msgs to topic, in order. A message without a
+// publish time gets one from examplePublishTime, a millisecond apart.
 func publishMessages(broker *danubetest.Broker, topic string, msgs ...danube.Message) {
 	ctx := context.Background()
 	client, err := danube.NewClient(broker.URL())
@@ -70,7 +75,10 @@ func publishMessages(broker *danubetest.Broker, topic string, msgs ...danube.Mes
 	}
 	defer producer.Close()
 
-	for _, m := range msgs {
+	for i, m := range msgs {
+		if m.PublishTime.IsZero() {
+			m.PublishTime = examplePublishTime.Add(time.Duration(i) * time.Millisecond)
+		}
 		if err := producer.Send(ctx, m); err != nil {
 			panic(fmt.Sprintf("send to %s: %v", topic, err))
 		}

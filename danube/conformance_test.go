@@ -380,6 +380,11 @@ func TestConformanceNackRedeliversWithAttemptCount(t *testing.T) {
 	if first.DeliveryAttempt != 1 || second.DeliveryAttempt != 2 {
 		t.Fatalf("delivery attempts %d then %d, want 1 then 2", first.DeliveryAttempt, second.DeliveryAttempt)
 	}
+	// The MongoDB sink's deterministic _id relies on the stored publish
+	// time coming back unchanged.
+	if !second.PublishTime.Equal(first.PublishTime) {
+		t.Errorf("redelivered with publish time %v, first delivered with %v", second.PublishTime, first.PublishTime)
+	}
 	ack(t, cons, second)
 
 	if b := e.broker; b != nil {

@@ -46,16 +46,19 @@ const (
 	// IDField takes the _id from the payload field at the dotted path
 	// Config.IDField, with its BSON type.
 	IDField IDStrategy = "field"
-	// IDDeterministic derives the _id from the message's position, as the
-	// string "<topic>:<partition>:<offset>", for example
-	// "/default/orders:2:1041". A redelivered message gets the same _id, so
-	// it overwrites or matches its earlier copy instead of duplicating it.
-	// It needs a reliable topic: offsets are all 0 on other topics.
+	// IDDeterministic derives the _id from the message's position and
+	// publish time, as the string "<topic>:<partition>:<offset>:<publish
+	// time>" with the time in Unix milliseconds, for example
+	// "/default/orders:2:1041:1796452200000". A redelivered message gets the
+	// same _id, because the broker stores the publish time with the
+	// message, so it overwrites or matches its earlier copy instead of
+	// duplicating it. It needs a reliable topic: offsets are all 0 on other
+	// topics.
 	//
-	// NOTE: a topic that is deleted and created again starts its offsets
-	// over, and broker v0.15.1 starts them over after a restart too. New
-	// messages then meet the documents of old ones:
-	// insert reports them as invalid data, replace and update overwrite.
+	// The publish time distinguishes the messages at one offset of a topic
+	// that was deleted and created again, or of broker v0.15.1, which starts
+	// offsets over after a restart. NOTE: two such messages published in
+	// the same millisecond still share an _id.
 	IDDeterministic IDStrategy = "deterministic"
 )
 

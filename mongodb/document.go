@@ -340,17 +340,26 @@ func (b *builder) appendID(r *sink.Record, isObject bool, arena []byte) ([]byte,
 }
 
 // appendDeterministicID appends the deterministic _id of r:
-// "<topic>:<partition>:<offset>". The topic and partition name the stream
-// and the offset the message in it, so the id is unique across topics and
-// partitions and the same on every delivery. Reading from the right, the
-// last two parts are always numbers, so a ':' in a topic name cannot make
-// two ids alike.
+// "<topic>:<partition>:<offset>:<publish time>", the publish time in Unix
+// milliseconds (0 when the producer set none). The topic and partition
+// name the stream and the offset the message in it. The broker stores the
+// publish time with the message, so the id is the same on every delivery.
+// The publish time distinguishes two messages at one offset, after the
+// offsets of a topic started over. Reading from the right, the last three
+// parts are always numbers, so a ':' in a topic name cannot make two ids
+// alike.
 func appendDeterministicID(dst []byte, r *sink.Record) []byte {
 	dst = append(dst, r.Topic...)
 	dst = append(dst, ':')
 	dst = strconv.AppendInt(dst, int64(r.Partition), 10)
 	dst = append(dst, ':')
-	return strconv.AppendUint(dst, r.Offset, 10)
+	dst = strconv.AppendUint(dst, r.Offset, 10)
+	dst = append(dst, ':')
+	var ms int64
+	if !r.PublishTime.IsZero() {
+		ms = r.PublishTime.UnixMilli()
+	}
+	return strconv.AppendInt(dst, ms, 10)
 }
 
 // DeterministicID returns the _id that the deterministic strategy gives r.

@@ -271,8 +271,8 @@ func TestEndToEndMongoRestartWritesOnce(t *testing.T) {
 }
 
 // checkDeterministic checks that the collection holds exactly the first n
-// messages of the topic, each once, under the _id that its position
-// gives it, and each equal to its payload apart from the _id and the
+// messages of the topic, each once, under the _id that its position and
+// publish time give it, and each equal to its payload apart from the _id and the
 // metadata.
 func (e *e2e) checkDeterministic(n int) {
 	e.t.Helper()
@@ -282,7 +282,7 @@ func (e *e2e) checkDeterministic(n int) {
 	}
 	published := e.broker.Messages(e2eTopic)
 	for offset := range n {
-		id := fmt.Sprintf("%s:0:%d", e2eTopic, offset)
+		id := fmt.Sprintf("%s:0:%d:%d", e2eTopic, offset, published[offset].PublishTime.UnixMilli())
 		got, ok := stored[stringIDKey(e.t, id)]
 		if !ok {
 			e.t.Fatalf("no document with the deterministic _id %q", id)

@@ -52,9 +52,14 @@ func Example() {
 }
 
 func ExampleDeterministicID() {
-	r := &sink.Record{Topic: "/default/orders", Partition: 2, Offset: 1041}
+	r := &sink.Record{
+		Topic:       "/default/orders",
+		Partition:   2,
+		Offset:      1041,
+		PublishTime: time.Date(2026, 12, 5, 6, 30, 0, 0, time.UTC),
+	}
 	fmt.Println(mongodb.DeterministicID(r))
-	// Output: /default/orders:2:1041
+	// Output: /default/orders:2:1041:1796452200000
 }
 
 func ExampleConfig_Validate() {

@@ -3,6 +3,7 @@ package mongodb
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/danube-messaging/danube-connect-go/sink"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -20,7 +21,7 @@ func TestIDStrategies(t *testing.T) {
 			name:   "deterministic",
 			cfg:    Config{IDStrategy: IDDeterministic},
 			record: func() *sink.Record { r := newRecord(1041, `{"v":1}`); r.Partition = 2; return r },
-			wantID: testTopic + ":2:1041",
+			wantID: testTopic + ":2:1041:1714979289123",
 		},
 		{
 			name:   "deterministic keeps a payload _id",
@@ -32,7 +33,7 @@ func TestIDStrategies(t *testing.T) {
 			name:   "deterministic with overwrite replaces a payload _id",
 			cfg:    Config{IDStrategy: IDDeterministic, IDOverwrite: true},
 			record: func() *sink.Record { return newRecord(5, `{"_id":"mine","v":1}`) },
-			wantID: testTopic + ":0:5",
+			wantID: testTopic + ":0:5:1714979289123",
 		},
 		{
 			name:   "driver",
@@ -160,8 +161,31 @@ func TestDeterministicIDIsUniqueAcrossTopicsAndPartitions(t *testing.T) {
 			}
 		}
 	}
-	if got := DeterministicID(&sink.Record{Topic: "/default/orders", Partition: 2, Offset: 1041}); got != "/default/orders:2:1041" {
-		t.Errorf("DeterministicID = %q", got)
+	if got := DeterministicID(&sink.Record{Topic: "/default/orders", Partition: 2, Offset: 1041}); got != "/default/orders:2:1041:0" {
+		t.Errorf("DeterministicID without a publish time = %q", got)
+	}
+}
+
+// TestDeterministicIDAfterOffsetsStartOver covers a topic whose offsets
+// started over (deleted and created again, or a broker that lost them): a
+// new message at an old offset must not take the old message's _id, while
+// a redelivery, which keeps its publish time, must.
+func TestDeterministicIDAfterOffsetsStartOver(t *testing.T) {
+	published := time.Date(2026, 12, 5, 6, 30, 0, 0, time.UTC)
+	old := &sink.Record{Topic: "/default/orders", Offset: 7, PublishTime: published}
+	redelivered := *old
+	redelivered.Attempt = 2
+	reused := *old
+	reused.PublishTime = published.Add(time.Hour)
+
+	if DeterministicID(&redelivered) != DeterministicID(old) {
+		t.Errorf("redelivery got %q, first delivery %q", DeterministicID(&redelivered), DeterministicID(old))
+	}
+	if DeterministicID(&reused) == DeterministicID(old) {
+		t.Errorf("a new message at a reused offset got the old message's id %q", DeterministicID(old))
+	}
+	if got, want := DeterministicID(old), "/default/orders:0:7:1796452200000"; got != want {
+		t.Errorf("DeterministicID = %q, want %q", got, want)
 	}
 }
 

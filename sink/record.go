@@ -10,8 +10,10 @@ import "time"
 // its pipeline, except at offset 0 (see Source.Receive). The other
 // repeats reach the connector: one after the first delivery was settled,
 // and one after the route subscribed again. PartitionTopic and Offset identify
-// a record across deliveries on a reliable topic, so a connector that
-// derives its write key from them writes idempotently.
+// a record across deliveries on a reliable topic. PublishTime, which the
+// broker stores with the message, distinguishes two records at one offset
+// after the topic's offsets started over. A connector that derives its
+// write key from these fields writes idempotently.
 type Record struct {
 	// Topic is the topic the connector subscribed to, without a partition
 	// suffix, for example /default/orders.

@@ -11,7 +11,7 @@
 // mongotest) that it can stop and restart on the same data and port. The
 // sink runs as a separate process, the program in sinkproc: the sink
 // runtime with the MongoDB connector, deterministic ids on
-// ("<topic>:<partition>:<offset>", replacing a payload's own _id),
+// ("<topic>:<partition>:<offset>:<publish time>", replacing a payload's own _id),
 // NON_JSON=reject and MONGODB_COLLECTION_FIELD, wrapped in a connector
 // that fails writes and panics on demand. The test starts that process, signals it, kills it and starts it
 // again.

@@ -41,7 +41,7 @@ func document(t *testing.T, data *dataset, seq int, pos position) storedDocument
 	if err := bson.UnmarshalExtJSON(data.items[seq].payload, false, &fields); err != nil {
 		t.Fatal(err)
 	}
-	doc := bson.D{{Key: "_id", Value: fmt.Sprintf("%s:%d:%d", soakTopic, pos.partition, pos.offset)}}
+	doc := bson.D{{Key: "_id", Value: fmt.Sprintf("%s:%d:%d:0", soakTopic, pos.partition, pos.offset)}}
 	for _, e := range fields {
 		if e.Key != "_id" {
 			doc = append(doc, e)
@@ -167,9 +167,9 @@ func TestVerifyReportsDocumentsWithoutSource(t *testing.T) {
 		want string
 	}{
 		{"driver id", bson.D{{Key: "_id", Value: bson.NewObjectID()}}, "not a deterministic id"},
-		{"no broker message there", bson.D{{Key: "_id", Value: soakTopic + ":0:99"}}, "the broker has no message there"},
-		{"other topic", bson.D{{Key: "_id", Value: "/default/other:0:1"}}, "is not " + soakTopic},
-		{"wrong record", bson.D{{Key: "_id", Value: soakTopic + ":1:0"}, {Key: "_danube", Value: bson.D{{Key: "attributes", Value: bson.D{{Key: attrSeq, Value: "3"}}}}}}, `carries soak_seq="3"`},
+		{"no broker message there", bson.D{{Key: "_id", Value: soakTopic + ":0:99:0"}}, "the broker has no message there"},
+		{"other topic", bson.D{{Key: "_id", Value: "/default/other:0:1:0"}}, "is not " + soakTopic},
+		{"wrong record", bson.D{{Key: "_id", Value: soakTopic + ":1:0:0"}, {Key: "_danube", Value: bson.D{{Key: "attributes", Value: bson.D{{Key: attrSeq, Value: "3"}}}}}}, `carries soak_seq="3"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,7 +216,7 @@ func TestVerifyReportsPoisonStoredAsDocument(t *testing.T) {
 	data := smallDataset()
 	obs := completeRun(t, data)
 	raw, err := bson.Marshal(bson.D{
-		{Key: "_id", Value: soakTopic + ":0:1"},
+		{Key: "_id", Value: soakTopic + ":0:1:0"},
 		{Key: "payload", Value: bson.Binary{Data: data.items[2].payload}},
 		{Key: "_danube", Value: bson.D{{Key: "attributes", Value: bson.D{{Key: attrSeq, Value: "2"}}}}},
 	})
@@ -281,12 +281,14 @@ func TestParseDeterministicID(t *testing.T) {
 		want    position
 		wantErr bool
 	}{
-		{id: soakTopic + ":0:0", want: position{0, 0}},
-		{id: soakTopic + ":1:123456", want: position{1, 123456}},
-		{id: soakTopic + ":2:1", wantErr: true},
-		{id: soakTopic + ":x:1", wantErr: true},
-		{id: soakTopic + ":0:-1", wantErr: true},
-		{id: "/default/other:0:1", wantErr: true},
+		{id: soakTopic + ":0:0:1796452200000", want: position{0, 0}},
+		{id: soakTopic + ":1:123456:0", want: position{1, 123456}},
+		{id: soakTopic + ":2:1:0", wantErr: true},
+		{id: soakTopic + ":x:1:0", wantErr: true},
+		{id: soakTopic + ":0:-1:0", wantErr: true},
+		{id: soakTopic + ":0:1:x", wantErr: true},
+		{id: soakTopic + ":0:1", wantErr: true},
+		{id: "/default/other:0:1:0", wantErr: true},
 		{id: "no-colons", wantErr: true},
 	}
 	for _, tt := range tests {

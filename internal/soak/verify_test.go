@@ -270,12 +270,16 @@ func originOf(m danubetest.Message) (position, error) {
 }
 
 // parseDeterministicID returns the position that a deterministic _id,
-// "<topic>:<partition>:<offset>", names.
+// "<topic>:<partition>:<offset>:<publish time>", names.
 func parseDeterministicID(id string) (position, error) {
-	rest, offsetText, ok1 := cutLast(id, ":")
-	topic, partText, ok2 := cutLast(rest, ":")
-	if !ok1 || !ok2 {
-		return position{}, fmt.Errorf("not of the form <topic>:<partition>:<offset>")
+	rest, publishText, ok1 := cutLast(id, ":")
+	rest, offsetText, ok2 := cutLast(rest, ":")
+	topic, partText, ok3 := cutLast(rest, ":")
+	if !ok1 || !ok2 || !ok3 {
+		return position{}, fmt.Errorf("not of the form <topic>:<partition>:<offset>:<publish time>")
+	}
+	if _, err := strconv.ParseUint(publishText, 10, 64); err != nil {
+		return position{}, fmt.Errorf("invalid publish time %q", publishText)
 	}
 	if topic != soakTopic {
 		return position{}, fmt.Errorf("topic %q is not %s", topic, soakTopic)
