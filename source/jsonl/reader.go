@@ -11,6 +11,10 @@ import (
 // the line limit, for longer lines.
 const initialBufferSize = 64 << 10
 
+// lineEndBytes is the size of the longest line end, a carriage return and
+// a newline. The buffer has room for a line of the limit and its line end.
+const lineEndBytes = 2
+
 // lineReader reads complete lines from a file that may still be growing.
 // It remembers where the next unread line starts, so that a line a writer
 // has only half written is read once its newline arrives.
@@ -25,16 +29,20 @@ type lineReader struct {
 }
 
 func newLineReader(f *os.File, at Position, maxLine int) *lineReader {
-	return &lineReader{f: f, maxLine: maxLine, buf: make([]byte, 0, min(initialBufferSize, maxLine+1)), pos: at}
+	return &lineReader{f: f, maxLine: maxLine, buf: make([]byte, 0, min(initialBufferSize, maxLine+lineEndBytes)), pos: at}
 }
 
-// next returns the next complete line, without its newline, and the
-// position after it. ok is false when no complete line is available now.
-// The line is valid until the next call.
+// next returns the next complete line, without its newline or the
+// carriage return before it, and the position after it. ok is false when
+// no complete line is available now. The line is valid until the next
+// call.
 func (r *lineReader) next() (line []byte, after Position, ok bool, err error) {
 	for {
 		if i := bytes.IndexByte(r.buf[r.start:], '\n'); i >= 0 {
-			line = r.buf[r.start : r.start+i]
+			line = bytes.TrimSuffix(r.buf[r.start:r.start+i], []byte{'\r'})
+			if len(line) > r.maxLine {
+				return nil, r.pos, false, r.tooLong()
+			}
 			r.start += i + 1
 			r.pos.Offset += int64(i + 1)
 			r.pos.Lines++
@@ -51,16 +59,26 @@ func (r *lineReader) next() (line []byte, after Position, ok bool, err error) {
 }
 
 // rest returns the bytes read after the last complete line, for the last
-// line of a file that does not end with a newline, and consumes them.
-func (r *lineReader) rest() (line []byte, after Position) {
+// line of a file that does not end with a newline, and consumes them. A
+// carriage return at its end is dropped.
+func (r *lineReader) rest() (line []byte, after Position, err error) {
 	line = r.buf[r.start:]
 	if len(line) == 0 {
-		return nil, r.pos
+		return nil, r.pos, nil
+	}
+	if stripped := bytes.TrimSuffix(line, []byte{'\r'}); len(stripped) > r.maxLine {
+		return nil, r.pos, r.tooLong()
 	}
 	r.start = len(r.buf)
 	r.pos.Offset += int64(len(line))
 	r.pos.Lines++
-	return line, r.pos
+	return bytes.TrimSuffix(line, []byte{'\r'}), r.pos, nil
+}
+
+// tooLong returns the error for the next line, which is longer than the
+// limit.
+func (r *lineReader) tooLong() error {
+	return fmt.Errorf("line %d at offset %d is longer than the limit of %d bytes", r.pos.Lines+1, r.pos.Offset, r.maxLine)
 }
 
 // fill reads more of the file into the buffer and returns how many bytes
@@ -71,11 +89,13 @@ func (r *lineReader) fill() (int, error) {
 		r.buf = r.buf[:n]
 		r.start = 0
 	}
-	if len(r.buf) > r.maxLine {
-		return 0, fmt.Errorf("line %d at offset %d is longer than the limit of %d bytes", r.pos.Lines+1, r.pos.Offset, r.maxLine)
+	// The buffer has no newline. A line longer than the limit plus one
+	// carriage return is too long, whatever bytes come next.
+	if len(r.buf) > r.maxLine+1 {
+		return 0, r.tooLong()
 	}
 	if len(r.buf) == cap(r.buf) {
-		grown := make([]byte, len(r.buf), min(2*cap(r.buf), r.maxLine+1))
+		grown := make([]byte, len(r.buf), min(2*cap(r.buf), r.maxLine+lineEndBytes))
 		copy(grown, r.buf)
 		r.buf = grown
 	}

@@ -45,8 +45,9 @@ type Options struct {
 	// newline waits for it. Without Follow the end of the file ends the
 	// input, and a last line without a newline is a record.
 	Follow bool
-	// MaxLineBytes bounds a line; a longer one stops the source with an
-	// error naming its offset. DefaultMaxLineBytes by default.
+	// MaxLineBytes bounds a line, not counting its newline and a carriage
+	// return before it; a longer one stops the source with an error
+	// naming its offset. DefaultMaxLineBytes by default.
 	MaxLineBytes int
 	// MaxRecordsPerPoll bounds the records of one Poll,
 	// DefaultMaxRecordsPerPoll by default.
@@ -194,7 +195,11 @@ func (s *Source) Poll(context.Context) ([]source.Record, error) {
 
 	if !s.opts.Follow {
 		lineStart := s.r.pos
-		if line, after := s.r.rest(); line != nil {
+		line, after, err := s.r.rest()
+		if err != nil {
+			return recs, source.Fatal(fmt.Errorf("jsonl: %s: %w", s.opts.File, err))
+		}
+		if line != nil {
 			recs = s.appendRecord(recs, line, lineStart, after)
 		}
 		return recs, io.EOF
@@ -205,7 +210,6 @@ func (s *Source) Poll(context.Context) ([]source.Record, error) {
 // appendRecord appends the record of line, which starts at start and is
 // followed by after, unless the line is blank.
 func (s *Source) appendRecord(recs []source.Record, line []byte, start, after Position) []source.Record {
-	line = bytes.TrimSuffix(line, []byte{'\r'})
 	if len(bytes.TrimSpace(line)) == 0 {
 		return recs
 	}
