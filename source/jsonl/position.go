@@ -72,6 +72,34 @@ func ReadCheckpointFile(path string) (Position, bool, error) {
 	return p, true, nil
 }
 
+// checkWritable returns an error when the checkpoint file at path cannot
+// be written: it is a directory, or no file can be created in its
+// directory. It creates and removes a temporary file there, as a commit
+// does.
+func checkWritable(path string) error {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return fmt.Errorf("invalid checkpoint file %s: it is a directory; set the checkpoint file to a file path", path)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
+	if err != nil {
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err
+		}
+		return fmt.Errorf("checkpoint file %s cannot be written: creating a file in %s failed: %w; create the directory or make it writable, or set the checkpoint file to another path", path, dir, err)
+	}
+	name := tmp.Name()
+	if err := tmp.Close(); err != nil {
+		_ = os.Remove(name)
+		return fmt.Errorf("checkpoint file %s cannot be written: %w", path, err)
+	}
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("checkpoint file %s: remove test file: %w", path, err)
+	}
+	return nil
+}
+
 // writeCheckpointFile replaces the checkpoint file at path with p, so that
 // a crash at any moment leaves either the old file or the new one. It
 // writes a temporary file in the same directory and flushes it to disk.

@@ -38,7 +38,8 @@ type Options struct {
 	// File is the JSON-lines file to read. Required.
 	File string
 	// CheckpointFile is the file the position is committed to,
-	// File+CheckpointSuffix by default. Its directory must be writable.
+	// File+CheckpointSuffix by default. Its directory must exist and be
+	// writable, or Open fails.
 	CheckpointFile string
 	// Follow keeps reading as the file grows, as tail -f does: at the end
 	// of the file Poll returns no records, and a last line without its
@@ -137,13 +138,17 @@ func (s *Source) LastCheckpoint(context.Context) (source.Checkpoint, error) {
 }
 
 // Open opens the file and moves to checkpoint, the start of the file when
-// it is nil.
+// it is nil. It fails with a Fatal error, before anything is read, when
+// the checkpoint file cannot be written.
 func (s *Source) Open(_ context.Context, checkpoint source.Checkpoint) error {
 	at, err := DecodeCheckpoint(checkpoint)
 	if err != nil {
 		return source.Fatal(fmt.Errorf("jsonl: %w", err))
 	}
 	s.closeFile()
+	if err := checkWritable(s.opts.CheckpointFile); err != nil {
+		return source.Fatal(fmt.Errorf("jsonl: %w", err))
+	}
 
 	f, err := os.Open(s.opts.File)
 	if err != nil {
