@@ -16,9 +16,10 @@
 //
 // With Follow the source tails the file as it grows, as tail -f does, and
 // publishes a line once its newline is written. A file that shrinks
-// below what was read, truncated or replaced, stops the source with an
-// error marked source.Fatal, and the command exits with status 1 without
-// restarting it.
+// below what was read stops the source with an error marked
+// source.Fatal, and so does another file at the path once the old one is
+// read to its end: a file renamed over it, or created after it was
+// removed. The command then exits with status 1 without restarting it.
 //
 // Use it with the source runtime:
 //

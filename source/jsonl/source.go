@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"sync"
@@ -209,7 +210,7 @@ func (s *Source) Poll(context.Context) ([]source.Record, error) {
 		}
 		return recs, io.EOF
 	}
-	return nil, s.checkTruncated()
+	return nil, s.checkInput()
 }
 
 // appendRecord appends the record of line, which starts at start and is
@@ -249,9 +250,11 @@ func keyOf(line []byte, field string) string {
 	return string(raw)
 }
 
-// checkTruncated returns a Fatal error when the file is now shorter than
-// what was read from it.
-func (s *Source) checkTruncated() error {
+// checkInput returns a Fatal error when the file is now shorter than what
+// was read from it, or when another file has replaced it at its path. A
+// path with no file is not an error: the file may be in the middle of a
+// rotation, and Health reports it.
+func (s *Source) checkInput() error {
 	info, err := s.f.Stat()
 	if err != nil {
 		return fmt.Errorf("jsonl: stat input: %w", err)
@@ -259,6 +262,17 @@ func (s *Source) checkTruncated() error {
 	if end := s.r.readEnd(); info.Size() < end {
 		return source.Fatal(fmt.Errorf("jsonl: %s shrank to %d bytes after %d were read: it was truncated or replaced; delete %s to read it from the start",
 			s.opts.File, info.Size(), end, s.opts.CheckpointFile))
+	}
+	now, err := os.Stat(s.opts.File)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("jsonl: stat input: %w", err)
+	}
+	if !os.SameFile(info, now) {
+		return source.Fatal(fmt.Errorf("jsonl: %s was replaced by another file after %d bytes of the old one were read; delete %s to read the new file from the start",
+			s.opts.File, s.r.readEnd(), s.opts.CheckpointFile))
 	}
 	return nil
 }
