@@ -14,6 +14,14 @@
 // and number (AttrOffset, AttrLine), from which a consumer can recognise
 // a line it has seen.
 //
+// The position also holds fingerprints of the file: of its first 4096
+// bytes and of the line before the offset. A restart checks them, so a
+// file that was replaced or rewritten since the commit stops the source
+// with an error marked source.Fatal, where resuming would skip lines.
+// Delete the checkpoint file to read the new file from its start. A
+// checkpoint file written before positions had fingerprints is still
+// read, without the check, and the next commit adds them.
+//
 // With Follow the source tails the file as it grows, as tail -f does, and
 // publishes a line once its newline is written. A file that shrinks
 // below what was read stops the source with an error marked

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc64"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,7 +14,12 @@ import (
 )
 
 // Position is a place in the input file: the byte offset of the next
-// unread line, and how many lines come before it.
+// unread line, how many lines come before it, and fingerprints of the
+// file that tell it from another file at the same path.
+//
+// NOTE: the fingerprints cover the first 4096 bytes and the line before
+// Offset only. A file rewritten with other bytes between them alone
+// passes the check.
 type Position struct {
 	// Offset is the byte offset of the next unread line, from the start
 	// of the file.
@@ -21,10 +27,48 @@ type Position struct {
 	// Lines counts the lines before Offset, so the next line is number
 	// Lines+1.
 	Lines uint64 `json:"lines"`
+	// Head is the fingerprint of the file's first bytes: 4096 of them, or
+	// all the bytes before Offset when there are fewer.
+	Head Fingerprint `json:"head,omitzero"`
+	// Last is the fingerprint of the bytes just before Offset: the end of
+	// the line before it, at most 256 bytes.
+	Last Fingerprint `json:"last,omitzero"`
 }
 
-// positionSize is the length of an encoded Position: two 64-bit integers.
-const positionSize = 16
+// Maximum sizes of the byte ranges that the fingerprints of a Position
+// cover.
+const (
+	headBytes = 4096
+	lastBytes = 256
+)
+
+// Fingerprint identifies a range of bytes of the input file. A Fingerprint
+// of size 0, as in checkpoints written before the source kept them, covers
+// nothing and matches any file.
+type Fingerprint struct {
+	// Size is the number of bytes covered.
+	Size int64 `json:"size"`
+	// Sum is their CRC-64 with the ECMA polynomial. It is computed for
+	// every line, and it only needs to tell files apart by accident, not
+	// against an attacker, so it is a checksum and not a secure hash.
+	Sum uint64 `json:"sum"`
+}
+
+// crcTable is the table of the CRC-64 of fingerprints.
+var crcTable = crc64.MakeTable(crc64.ECMA)
+
+// fingerprint returns the Fingerprint of b.
+func fingerprint(b []byte) Fingerprint {
+	return Fingerprint{Size: int64(len(b)), Sum: crc64.Checksum(b, crcTable)}
+}
+
+// Sizes of an encoded Position. A position without fingerprints, as
+// written before the source kept them, has two 64-bit integers. The
+// fingerprints add two more each.
+const (
+	positionSize       = 48
+	legacyPositionSize = 16
+)
 
 // Checkpoint encodes p as the runtime's checkpoint, which
 // DecodeCheckpoint reads back.
@@ -32,24 +76,47 @@ func (p Position) Checkpoint() source.Checkpoint {
 	b := make([]byte, positionSize)
 	binary.BigEndian.PutUint64(b, uint64(p.Offset))
 	binary.BigEndian.PutUint64(b[8:], p.Lines)
+	binary.BigEndian.PutUint64(b[16:], uint64(p.Head.Size))
+	binary.BigEndian.PutUint64(b[24:], p.Head.Sum)
+	binary.BigEndian.PutUint64(b[32:], uint64(p.Last.Size))
+	binary.BigEndian.PutUint64(b[40:], p.Last.Sum)
 	return b
 }
 
 // DecodeCheckpoint returns the Position that a checkpoint of this source
 // holds: the zero Position for nil, an error for anything this source did
-// not make.
+// not make. A checkpoint without fingerprints gives a Position without
+// them.
 func DecodeCheckpoint(cp source.Checkpoint) (Position, error) {
 	if cp == nil {
 		return Position{}, nil
 	}
-	if len(cp) != positionSize {
+	if len(cp) != positionSize && len(cp) != legacyPositionSize {
 		return Position{}, fmt.Errorf("invalid checkpoint of %d bytes: a JSON-lines checkpoint has %d", len(cp), positionSize)
 	}
 	p := Position{Offset: int64(binary.BigEndian.Uint64(cp)), Lines: binary.BigEndian.Uint64(cp[8:])}
-	if p.Offset < 0 {
-		return Position{}, fmt.Errorf("invalid checkpoint: negative offset %d", p.Offset)
+	if len(cp) == positionSize {
+		p.Head = Fingerprint{Size: int64(binary.BigEndian.Uint64(cp[16:])), Sum: binary.BigEndian.Uint64(cp[24:])}
+		p.Last = Fingerprint{Size: int64(binary.BigEndian.Uint64(cp[32:])), Sum: binary.BigEndian.Uint64(cp[40:])}
+	}
+	if err := p.validate(); err != nil {
+		return Position{}, fmt.Errorf("invalid checkpoint: %w", err)
 	}
 	return p, nil
+}
+
+// validate returns an error when p cannot be a position in a file.
+func (p Position) validate() error {
+	if p.Offset < 0 {
+		return fmt.Errorf("negative offset %d", p.Offset)
+	}
+	if p.Head.Size < 0 || p.Head.Size > p.Offset {
+		return fmt.Errorf("head fingerprint of %d bytes covers more than the offset %d", p.Head.Size, p.Offset)
+	}
+	if p.Last.Size < 0 || p.Last.Size > p.Offset {
+		return fmt.Errorf("last fingerprint of %d bytes covers more than the offset %d", p.Last.Size, p.Offset)
+	}
+	return nil
 }
 
 // ReadCheckpointFile returns the Position stored in the checkpoint file at
@@ -66,8 +133,8 @@ func ReadCheckpointFile(path string) (Position, bool, error) {
 	if err := json.Unmarshal(data, &p); err != nil {
 		return Position{}, false, fmt.Errorf("invalid checkpoint file %s: %w; delete it to read the input from the start", path, err)
 	}
-	if p.Offset < 0 {
-		return Position{}, false, fmt.Errorf("invalid checkpoint file %s: negative offset %d; delete it to read the input from the start", path, p.Offset)
+	if err := p.validate(); err != nil {
+		return Position{}, false, fmt.Errorf("invalid checkpoint file %s: %w; delete it to read the input from the start", path, err)
 	}
 	return p, true, nil
 }
@@ -95,7 +162,7 @@ func checkWritable(path string) error {
 		return fmt.Errorf("checkpoint file %s cannot be written: %w", path, err)
 	}
 	if err := os.Remove(name); err != nil {
-		return fmt.Errorf("checkpoint file %s: remove test file: %w", path, err)
+		return fmt.Errorf("checkpoint file %s: remove temporary file: %w", path, err)
 	}
 	return nil
 }

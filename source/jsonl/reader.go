@@ -26,10 +26,41 @@ type lineReader struct {
 	start int
 	pos   Position // of buf[start]: the next unread line
 	atEOF bool     // the last read found no more bytes
+
+	// head is the file's first min(pos.Offset, headBytes) bytes, for the
+	// Head fingerprint. headPrint is that fingerprint once head is full.
+	head      []byte
+	headPrint Fingerprint
 }
 
-func newLineReader(f *os.File, at Position, maxLine int) *lineReader {
-	return &lineReader{f: f, maxLine: maxLine, buf: make([]byte, 0, min(initialBufferSize, maxLine+lineEndBytes)), pos: at}
+// newLineReader returns a reader of f from at. head is the file's first
+// min(at.Offset, headBytes) bytes.
+func newLineReader(f *os.File, at Position, head []byte, maxLine int) *lineReader {
+	r := &lineReader{f: f, maxLine: maxLine, buf: make([]byte, 0, min(initialBufferSize, maxLine+lineEndBytes)), pos: at}
+	r.head = append(make([]byte, 0, headBytes), head...)
+	if len(r.head) == headBytes {
+		r.headPrint = fingerprint(r.head)
+	}
+	return r
+}
+
+// consume moves the position past raw, the next line with its line end,
+// and sets the fingerprints of the new position.
+func (r *lineReader) consume(raw []byte) {
+	if len(r.head) < headBytes {
+		r.head = append(r.head, raw[:min(len(raw), headBytes-len(r.head))]...)
+		if len(r.head) == headBytes {
+			r.headPrint = fingerprint(r.head)
+		}
+	}
+	r.pos.Offset += int64(len(raw))
+	r.pos.Lines++
+	if len(r.head) == headBytes {
+		r.pos.Head = r.headPrint
+	} else {
+		r.pos.Head = fingerprint(r.head)
+	}
+	r.pos.Last = fingerprint(raw[max(0, len(raw)-lastBytes):])
 }
 
 // next returns the next complete line, without its newline or the
@@ -43,9 +74,8 @@ func (r *lineReader) next() (line []byte, after Position, ok bool, err error) {
 			if len(line) > r.maxLine {
 				return nil, r.pos, false, r.tooLong()
 			}
+			r.consume(r.buf[r.start : r.start+i+1])
 			r.start += i + 1
-			r.pos.Offset += int64(i + 1)
-			r.pos.Lines++
 			return line, r.pos, true, nil
 		}
 		n, err := r.fill()
@@ -69,9 +99,8 @@ func (r *lineReader) rest() (line []byte, after Position, err error) {
 	if stripped := bytes.TrimSuffix(line, []byte{'\r'}); len(stripped) > r.maxLine {
 		return nil, r.pos, r.tooLong()
 	}
+	r.consume(line)
 	r.start = len(r.buf)
-	r.pos.Offset += int64(len(line))
-	r.pos.Lines++
 	return bytes.TrimSuffix(line, []byte{'\r'}), r.pos, nil
 }
 

@@ -48,8 +48,8 @@ type Options struct {
 	// input, and a last line without a newline is a record.
 	Follow bool
 	// MaxLineBytes bounds a line, not counting its newline and a carriage
-	// return before it; a longer one stops the source with an error
-	// naming its offset. DefaultMaxLineBytes by default.
+	// return before it. A longer line stops the source with an error that
+	// names its offset. DefaultMaxLineBytes by default.
 	MaxLineBytes int
 	// MaxRecordsPerPoll bounds the records of one Poll,
 	// DefaultMaxRecordsPerPoll by default.
@@ -75,11 +75,14 @@ type Options struct {
 // line is lost. The checkpoint file is replaced atomically on every
 // commit, so a kill at any moment leaves a valid one.
 //
-// A file that shrinks below the committed position, because it was
-// truncated or replaced, stops the source with an error marked Fatal: the
-// lines at the committed position are no longer those that were read.
-// danube-source-jsonl then exits with status 1 without restarting the
-// source. Delete the checkpoint file to read the new file from its start.
+// Open fails with an error marked Fatal when the file no longer matches
+// the committed position, because it was truncated, replaced or
+// rewritten: it is shorter than the offset, or its first bytes or the
+// line before the offset differ from those read. While following, a file
+// that shrinks below what was read, or another file at the path, stops
+// the source the same way. danube-source-jsonl then exits with status 1
+// without restarting the source. Delete the checkpoint file to read the
+// new file from its start.
 type Source struct {
 	opts Options
 
@@ -165,15 +168,51 @@ func (s *Source) Open(_ context.Context, checkpoint source.Checkpoint) error {
 		return source.Fatal(fmt.Errorf("jsonl: %s has %d bytes, fewer than the committed offset %d: it was truncated or replaced; delete %s to read it from the start",
 			s.opts.File, info.Size(), at.Offset, s.opts.CheckpointFile))
 	}
+	head, err := s.checkFingerprints(f, at)
+	if err != nil {
+		f.Close()
+		return err
+	}
 	if _, err := f.Seek(at.Offset, io.SeekStart); err != nil {
 		f.Close()
 		return fmt.Errorf("jsonl: seek to offset %d: %w", at.Offset, err)
 	}
 
 	s.f = f
-	s.r = newLineReader(f, at, s.opts.MaxLineBytes)
+	s.r = newLineReader(f, at, head, s.opts.MaxLineBytes)
 	s.setOpen(true)
 	return nil
+}
+
+// checkFingerprints returns a Fatal error when the fingerprints of at do
+// not match f, which then is not the file that at was taken in. Otherwise
+// it returns the file's first min(at.Offset, headBytes) bytes.
+func (s *Source) checkFingerprints(f *os.File, at Position) ([]byte, error) {
+	headLen := min(at.Offset, headBytes)
+	head := make([]byte, max(headLen, at.Head.Size))
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return nil, fmt.Errorf("jsonl: read the start of %s: %w", s.opts.File, err)
+	}
+	if at.Head.Size > 0 && fingerprint(head[:at.Head.Size]) != at.Head {
+		return nil, s.replaced(at, fmt.Sprintf("its first %d bytes", at.Head.Size))
+	}
+	if at.Last.Size > 0 {
+		last := make([]byte, at.Last.Size)
+		if _, err := f.ReadAt(last, at.Offset-at.Last.Size); err != nil {
+			return nil, fmt.Errorf("jsonl: read %s before offset %d: %w", s.opts.File, at.Offset, err)
+		}
+		if fingerprint(last) != at.Last {
+			return nil, s.replaced(at, fmt.Sprintf("the %d bytes before offset %d", at.Last.Size, at.Offset))
+		}
+	}
+	return head[:headLen], nil
+}
+
+// replaced returns the Fatal error for a file whose bytes, described by
+// differing, differ from those read before the checkpoint at.
+func (s *Source) replaced(at Position, differing string) error {
+	return source.Fatal(fmt.Errorf("jsonl: %s is not the file that the checkpoint in %s was taken from: %s differ from those read then, so it was replaced or rewritten, and resuming at offset %d would skip or split lines. Delete %s to read the file from its start",
+		s.opts.File, s.opts.CheckpointFile, differing, at.Offset, s.opts.CheckpointFile))
 }
 
 // Poll returns the complete lines available now, at most

@@ -78,7 +78,7 @@ func TestPollWaitsForLineEnd(t *testing.T) {
 	if got := payloads(recs); strings.Join(got, "|") != `{"a":1}|{"a":2}` {
 		t.Fatalf("Poll = %q, want the two complete lines without line ends", got)
 	}
-	if p := position(t, recs[1].Position); p != (jsonl.Position{Offset: 17, Lines: 2}) {
+	if p := position(t, recs[1].Position); p.Offset != 17 || p.Lines != 2 {
 		t.Errorf("second position %+v, want offset 17 after 2 lines", p)
 	}
 
@@ -91,7 +91,7 @@ func TestPollWaitsForLineEnd(t *testing.T) {
 	if err != nil || len(recs) != 1 || string(recs[0].Payload) != `{"a":3}` {
 		t.Fatalf("Poll = %q, %v; want the completed line", payloads(recs), err)
 	}
-	if p := position(t, recs[0].Position); p != (jsonl.Position{Offset: 25, Lines: 3}) {
+	if p := position(t, recs[0].Position); p.Offset != 25 || p.Lines != 3 {
 		t.Errorf("position %+v, want offset 25 after 3 lines", p)
 	}
 }
@@ -114,10 +114,10 @@ func TestPollWithoutFollowEndsAtEOF(t *testing.T) {
 	if got := strings.Join(payloads(all), "|"); got != "1|2|3" {
 		t.Fatalf("records %q, want 1|2|3: blank lines skipped, the last line without newline kept", got)
 	}
-	if p := position(t, all[1].Position); p != (jsonl.Position{Offset: 8, Lines: 4}) {
+	if p := position(t, all[1].Position); p.Offset != 8 || p.Lines != 4 {
 		t.Errorf("position after 2 is %+v, want offset 8 after 4 lines, blank ones counted", p)
 	}
-	if p := position(t, all[2].Position); p != (jsonl.Position{Offset: 9, Lines: 5}) {
+	if p := position(t, all[2].Position); p.Offset != 9 || p.Lines != 5 {
 		t.Errorf("position after 3 is %+v, want the end of the file", p)
 	}
 }
@@ -219,7 +219,7 @@ func TestCommitWritesCheckpointFileAtomically(t *testing.T) {
 		}
 	}
 	p, ok, err := jsonl.ReadCheckpointFile(path + jsonl.CheckpointSuffix)
-	if err != nil || !ok || p != (jsonl.Position{Offset: 4, Lines: 2}) {
+	if err != nil || !ok || p.Offset != 4 || p.Lines != 2 {
 		t.Fatalf("checkpoint file holds %+v (%v, %v), want offset 4 after 2 lines", p, ok, err)
 	}
 	entries, err := os.ReadDir(filepath.Dir(path))
