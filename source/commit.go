@@ -26,8 +26,8 @@ func (rn *run) commitLoop(stop <-chan struct{}) {
 
 // commit calls the connector's Commit with the committable checkpoint if
 // it moved since the last successful commit. A failure is logged and left
-// for the next commit to repair, unless it is marked Fatal, which stops
-// the run. Only one goroutine at a time may call commit.
+// for the next commit to repair, unless it is marked Fatal or is a panic,
+// which stops the run. Only one goroutine at a time may call commit.
 func (rn *run) commit(ctx context.Context) error {
 	cp, version := rn.ledger.committable()
 	if version == rn.committedVersion {
@@ -35,13 +35,13 @@ func (rn *run) commit(ctx context.Context) error {
 	}
 
 	cctx, cancel := withTimeout(ctx, rn.opts.Clock, rn.opts.CommitTimeout)
-	err := rn.rt.conn.Commit(cctx, cp)
+	panicked, err := rn.callCommit(cctx, cp)
 	cancel()
 	if err != nil {
 		rn.rt.commitFailures.Add(1)
 		rn.commitFailures++
 		err = fmt.Errorf("commit checkpoint: %w", err)
-		if errors.Is(err, ErrFatal) {
+		if panicked || errors.Is(err, ErrFatal) {
 			rn.fail(err)
 			return err
 		}
@@ -58,4 +58,16 @@ func (rn *run) commit(ctx context.Context) error {
 	rn.committedVersion = version
 	rn.rt.setCommitted(cp)
 	return nil
+}
+
+// callCommit calls the connector's Commit and turns a panic into an
+// error, since no caller could recover a panic on the commit loop's
+// goroutine.
+func (rn *run) callCommit(ctx context.Context, cp Checkpoint) (panicked bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			panicked, err = true, rn.panicError("Commit", r)
+		}
+	}()
+	return false, rn.rt.conn.Commit(ctx, cp)
 }

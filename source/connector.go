@@ -26,7 +26,8 @@ type Connector interface {
 	// records, and once at the end of a Run, and only when the checkpoint
 	// has moved since the last successful Commit. A failed Commit is
 	// retried at the next occasion, so the committed position is at worst
-	// older than it could be. An error marked with Fatal stops the Run.
+	// older than it could be. An error marked with Fatal stops the Run, and
+	// so does a panic, which the runtime recovers.
 	Commit(ctx context.Context, checkpoint Checkpoint) error
 
 	// Close releases what Open acquired. The runtime calls it once at the

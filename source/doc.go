@@ -27,7 +27,8 @@
 // Options.SendTimeout, then by the runtime Options.MaxRetries times. A
 // record that cannot be published is never skipped: it holds the
 // checkpoint back, and the Run stops with ErrUnpublished. A Poll, Stream
-// or Commit error marked Fatal stops the Run too. A Runtime is a
+// or Commit error marked Fatal stops the Run too, and so does a panic in
+// Stream or Commit. A Runtime is a
 // supervisor.Child, so the supervisor above it decides whether to run it
 // again; the next Run resumes from the last commit.
 //

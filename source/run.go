@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,8 @@ type run struct {
 	failure error
 
 	stoppedAt atomic.Pointer[time.Time] // when the Run's context ended
+
+	panicLogged atomic.Bool // a stack of a panic in Commit or Stream was logged
 
 	// Used by one goroutine at a time: the commit loop, then the final
 	// commit after it.
@@ -95,6 +98,19 @@ func (rn *run) fail(err error) {
 func (rn *run) recordFailed(seq uint64, err error) {
 	rn.rt.failed.Add(1)
 	rn.fail(fmt.Errorf("record %d of the run: %w: %w", seq, ErrUnpublished, err))
+}
+
+// panicError returns the error of a panic with value r in the
+// connector's method named method, and logs the stack of the first such
+// panic of the run. The error's text does not hold the stack, so that a
+// log of Run's error does not repeat it.
+func (rn *run) panicError(method string, r any) error {
+	stack := debug.Stack()
+	if rn.panicLogged.CompareAndSwap(false, true) {
+		rn.log.Error("connector panicked", slog.String("method", method), slog.Any("panic", r),
+			slog.String("stack", string(stack)))
+	}
+	return &supervisor.PanicError{Value: r, Stack: stack}
 }
 
 func (rn *run) failed() error {

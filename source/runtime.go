@@ -124,6 +124,8 @@ func randomSuffix() string {
 //   - a record the broker would not take (ErrUnpublished);
 //   - a Poll, Stream or Commit error marked Fatal, or a Poll error that
 //     outlasted the retries;
+//   - a panic in Stream or Commit, as an error wrapping a
+//     *supervisor.PanicError, with the stack logged once;
 //   - a pipeline whose supervisor gave up.
 //
 // Run returns ErrAlreadyRunning while another Run is running.

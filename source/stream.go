@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime/debug"
 
 	"github.com/danube-messaging/danube-connect-go/stage"
 )
@@ -43,7 +42,7 @@ func (in *streamInput) start(ctx context.Context, conn Streamer) {
 		defer close(in.done)
 		defer func() {
 			if r := recover(); r != nil {
-				in.err = fmt.Errorf("stream panicked: %v\n%s", r, debug.Stack())
+				in.err = in.run.panicError("Stream", r)
 			}
 		}()
 		in.err = conn.Stream(ctx, emit)
