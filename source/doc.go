@@ -28,15 +28,19 @@
 // record that cannot be published is never skipped: it holds the
 // checkpoint back, and the Run stops with ErrUnpublished. A Poll, Stream
 // or Commit error marked Fatal stops the Run too, and so does a panic in
-// Stream or Commit. A Runtime is a
-// supervisor.Child, so the supervisor above it decides whether to run it
-// again; the next Run resumes from the last commit.
+// Stream or Commit. A Runtime is a supervisor.Child, so the supervisor
+// above it decides whether to run it again; the next Run resumes from the
+// last commit.
 //
-// When its context ends, a Run drains within Options.DrainTimeout: it
-// stops taking records, publishes those it holds, commits and closes the
-// connector. Force cuts a drain short. When an Instrumentation with a
-// TracerProvider is configured, each message carries the W3C traceparent
-// of its publish span.
+// When its context ends or a failure stops it, a Run drains: it stops
+// taking records, publishes every record it took (those emit accepted,
+// and those Poll returned, with an error or without), commits and closes
+// the connector, within Options.DrainTimeout of its context ending. The
+// records it could not publish in time count as failed, and Run returns
+// an error wrapping ErrUnpublished. Force cuts a drain short.
+//
+// When an Instrumentation with a TracerProvider is configured, each
+// message carries the W3C traceparent of its publish span.
 //
 // # A connector
 //

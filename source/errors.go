@@ -13,9 +13,10 @@ var (
 
 	// ErrUnpublished is wrapped by the error of a Run that stopped because
 	// a record could not be published: its send failed with an error that
-	// retrying cannot cure, or failed Options.MaxRetries+1 times. The
-	// checkpoint was not committed past that record, so the next Run
-	// publishes it again.
+	// retrying cannot cure, or failed Options.MaxRetries+1 times. It is
+	// also wrapped by the error of a Run whose drain ended before it
+	// published every record it took. The checkpoint was not committed
+	// past such a record, so the next Run publishes it again.
 	ErrUnpublished = errors.New("record not published")
 
 	// ErrStopped is wrapped by the error that a Streamer's emit function

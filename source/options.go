@@ -109,8 +109,9 @@ type Options struct {
 	CommitTimeout time.Duration
 
 	// DrainTimeout bounds how long Run takes to return once its context is
-	// done: four fifths for the pipeline to publish what it holds, the
-	// rest for the last Commit and Close. DefaultDrainTimeout by default.
+	// done: four fifths to publish the records taken from the connector,
+	// the rest for the last Commit and Close. The sends still running when
+	// 64% of it has passed are cut short. DefaultDrainTimeout by default.
 	DrainTimeout time.Duration
 
 	// Instrumentation receives metrics of the pipeline and its sends, and

@@ -14,9 +14,17 @@ import (
 	"github.com/danube-messaging/danube-connect-go/supervisor"
 )
 
-// errRunEnded is the cause with which a run cancels its pipeline context
-// once the pipeline has returned, to stop a Stream still running.
+// errRunEnded is the cause with which a run cancels its contexts once the
+// pipeline has returned, to stop a Stream still running.
 var errRunEnded = errors.New("source run ended")
+
+// errDrainDeadline is the cause with which a run cancels its pipeline
+// context when the drain has used up its graceful share of DrainTimeout.
+var errDrainDeadline = errors.New("source drain deadline passed")
+
+// forceShare is the share of the pipeline's part of DrainTimeout kept for
+// the forced phase of its drain.
+const forceShare = stage.DefaultForceShare
 
 // The stage names of the pipeline, as they appear in supervisor paths and
 // metric attributes.
@@ -35,9 +43,24 @@ type run struct {
 	log    *slog.Logger
 	ledger *ledger
 
-	pctx   context.Context // the pipeline's; done when the drain begins
+	// ictx is the input's context: Poll and Stream run under it. It is
+	// done when the drain begins, because ctx ended, the run failed or
+	// Force was called. The input then hands out the records it holds,
+	// and ends.
+	ictx      context.Context
+	stopInput context.CancelCauseFunc
+
+	// pctx is the pipeline's context. It is done when the drain has used
+	// up its graceful share of DrainTimeout, when Force was called, and
+	// once the pipeline has returned.
+	pctx   context.Context
 	cancel context.CancelCauseFunc
 	p      *stage.Pipeline // set once the pipeline is built, under mu
+
+	// unsent counts the records the input took from the connector and
+	// never handed to the pipeline, because the drain was cut short. Set
+	// once the pipeline has returned.
+	unsent int
 
 	// forced is done once Force was called: sends in flight are cut
 	// short, and the records not yet sent fail at once.
@@ -64,13 +87,14 @@ func (rt *Runtime) newRun(start Checkpoint) *run {
 	return rn
 }
 
-// force cuts the run short: the pipeline drains, and the publisher fails
-// every record it has not sent yet.
+// force cuts the run short: the input stops, the pipeline's drain is
+// forced, and the publisher fails every record it has not sent yet.
 func (rn *run) force() {
 	rn.forceCancel(ErrForced)
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	if rn.cancel != nil {
+	if rn.stopInput != nil {
+		rn.stopInput(ErrForced)
 		rn.cancel(ErrForced)
 	}
 	if rn.p != nil {
@@ -80,19 +104,24 @@ func (rn *run) force() {
 	}
 }
 
-// fail stops the run because of err: the pipeline drains, publishing what
-// it holds, and Run returns err. A failure while the run is stopping
-// anyway, such as a record the drain did not get to, is not the run's
-// failure: the checkpoint stays before it all the same.
+// fail stops the run because of err: the run drains, publishing what it
+// took, and Run returns err. A failure while the run is draining anyway,
+// such as a record the drain did not get to, is not the run's failure:
+// the checkpoint stays before it all the same, and Run reports it as an
+// unpublished record.
 func (rn *run) fail(err error) {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	if rn.failure != nil || rn.pctx.Err() != nil {
+	if rn.failure != nil || rn.stopInput == nil || rn.ictx.Err() != nil {
 		return
 	}
 	rn.failure = err
-	rn.cancel(err)
+	rn.stopInput(err)
 }
+
+// draining reports whether the drain has begun: the input takes no more
+// records from the connector.
+func (rn *run) draining() bool { return rn.ictx.Err() != nil }
 
 // recordFailed is the ledger's report of a record that was not published.
 func (rn *run) recordFailed(seq uint64, err error) {
@@ -119,18 +148,28 @@ func (rn *run) failed() error {
 	return rn.failure
 }
 
-// pipeline builds the run's pipeline, runs it until the input is exhausted,
-// the run fails or ctx ends, and stops the input. The commit loop runs
-// alongside.
+// pipeline builds the run's pipeline and runs it until the input is
+// exhausted, or until the drain that begins when ctx ends or the run fails
+// is over. The commit loop runs alongside.
+//
+// The drain is in two steps. First the input stops taking records from
+// the connector and hands the pipeline those it took, while the pipeline
+// publishes as usual, so that nothing the connector handed over is left
+// behind. When that takes longer than the graceful share of the drain,
+// the pipeline's drain is forced, and what it did not publish fails, as
+// do the records the input still holds.
 func (rn *run) pipeline(ctx context.Context, pub *publisher) error {
 	rt, opts := rn.rt, rn.opts
 	rn.mu.Lock()
-	rn.pctx, rn.cancel = context.WithCancelCause(ctx)
+	rn.ictx, rn.stopInput = context.WithCancelCause(ctx)
+	rn.pctx, rn.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	if rn.forced.Err() != nil {
+		rn.stopInput(ErrForced)
 		rn.cancel(ErrForced)
 	}
 	rn.mu.Unlock()
 	defer rn.cancel(errRunEnded)
+	defer rn.stopInput(errRunEnded)
 	stopWatch := context.AfterFunc(ctx, func() {
 		now := opts.Clock.Now()
 		rn.stoppedAt.Store(&now)
@@ -144,14 +183,15 @@ func (rn *run) pipeline(ctx context.Context, pub *publisher) error {
 		p.Force()
 	}
 	rn.mu.Unlock()
+	var in input
 	var stream *streamInput
-	var entry stage.Flow[*item]
 	if rt.streamer != nil {
 		stream = newStreamInput(rn, min(opts.BatchSize, 1024))
-		entry = stage.From(p, stageStream, stage.Source[*item](stream))
+		in = stream
 	} else {
-		entry = stage.From(p, stagePoll, stage.Source[*item](&pollInput{run: rn, conn: rt.poller}))
+		in = &pollInput{run: rn, conn: rt.poller}
 	}
+	entry := stage.From(p, rn.entryName(), stage.Source[*item](in))
 	batches := stage.Batch(entry, stageBatch, stage.BatchOptions{MaxCount: opts.BatchSize, MaxWait: opts.BatchTimeout})
 	stage.Write(batches, stagePublish, stage.Writer[*item](pub), stage.WriteOptions{Retry: rn.retryPolicy()})
 
@@ -162,17 +202,26 @@ func (rn *run) pipeline(ctx context.Context, pub *publisher) error {
 	}
 
 	if stream != nil {
-		stream.start(rn.pctx, rt.streamer)
+		stream.start(rn.ictx, rt.streamer)
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { rn.commitLoop(stop) })
+	wg.Go(func() { rn.limitDrain(stop) })
 
 	err := p.Run(rn.pctx)
+	if err != nil && context.Cause(rn.pctx) == errDrainDeadline {
+		err = fmt.Errorf("%w: %w", errDrainDeadline, err)
+	}
 
+	rn.stopInput(errRunEnded)
 	rn.cancel(errRunEnded)
 	close(stop)
 	wg.Wait()
+	if n := in.abandon(); n > 0 {
+		rn.unsent = n
+		rt.failed.Add(uint64(n))
+	}
 	if stream != nil {
 		rn.awaitStream(ctx, stream)
 	}
@@ -180,6 +229,46 @@ func (rn *run) pipeline(ctx context.Context, pub *publisher) error {
 		return fmt.Errorf("pipeline: %w", err)
 	}
 	return nil
+}
+
+// input is the pipeline's source: it takes records from the connector
+// until the drain begins, hands out what it took, and then ends.
+type input interface {
+	stage.Source[*item]
+
+	// abandon makes the input take nothing more, forgets the records it
+	// took and did not hand out, and returns how many there were. It is
+	// called once the pipeline has returned.
+	abandon() int
+}
+
+func (rn *run) entryName() string {
+	if rn.rt.streamer != nil {
+		return stageStream
+	}
+	return stagePoll
+}
+
+// limitDrain forces the pipeline's drain once the drain has used up its
+// graceful share of DrainTimeout: the pipeline then fails what it did not
+// publish within its forced phase. It returns when ended is closed.
+func (rn *run) limitDrain(ended <-chan struct{}) {
+	select {
+	case <-rn.ictx.Done():
+	case <-ended:
+		return
+	}
+	t := rn.opts.Clock.NewTimer(rn.gracefulDrain())
+	defer t.Stop()
+	select {
+	case <-t.C():
+	case <-ended:
+		return
+	}
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	rn.p.Force()
+	rn.cancel(errDrainDeadline)
 }
 
 // awaitStream waits for Stream to return after its context was cancelled,
@@ -196,13 +285,26 @@ func (rn *run) awaitStream(ctx context.Context, stream *streamInput) {
 	}
 }
 
-// stageOptions returns the options of the run's pipeline.
+// pipelineDrain returns the part of DrainTimeout for publishing what the
+// run took. The rest is for the final commit and Close.
+func (rn *run) pipelineDrain() time.Duration { return rn.opts.DrainTimeout * 4 / 5 }
+
+// gracefulDrain returns the part of DrainTimeout for publishing what the
+// run took before the pipeline's drain is forced.
+func (rn *run) gracefulDrain() time.Duration {
+	d := rn.pipelineDrain()
+	return d - time.Duration(float64(d)*forceShare)
+}
+
+// stageOptions returns the options of the run's pipeline. Its drain begins
+// forced, once the graceful share of the run's drain is used up, so only
+// its forced phase matters.
 func (rn *run) stageOptions() stage.Options {
 	opts := rn.opts
 	so := stage.Options{
-		MaxInFlight: opts.MaxBuffered,
-		// The rest of the drain deadline is for the final commit and Close.
-		DrainTimeout: opts.DrainTimeout * 4 / 5,
+		MaxInFlight:  opts.MaxBuffered,
+		DrainTimeout: rn.pipelineDrain(),
+		ForceShare:   forceShare,
 		Clock:        opts.Clock,
 		Logger:       opts.Logger,
 	}

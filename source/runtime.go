@@ -113,10 +113,12 @@ func randomSuffix() string {
 // Run opens the connector at the last committed checkpoint and publishes
 // its records until the input is exhausted (nil), a failure stops it (the
 // failure), or ctx ends (nil once the drain succeeded). Whatever ends it,
-// Run then drains: it stops taking records, publishes those it holds,
-// commits the checkpoint of the last record acknowledged with every
-// record before it, and closes the connector, all within
-// Options.DrainTimeout of ctx ending.
+// Run then drains: it stops taking records from the connector, publishes
+// every record it took, commits the checkpoint of the last record
+// acknowledged with every record before it, and closes the connector,
+// all within Options.DrainTimeout of ctx ending. Records that the drain
+// could not publish in time count in Stats.Failed, and Run returns an
+// error wrapping ErrUnpublished for them.
 //
 // These failures stop a Run:
 //
@@ -167,12 +169,18 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	xerr := rt.closeConn(fctx)
 
 	counts := rn.ledger.counts()
-	rt.log.Info("source stopped", slog.Uint64("records", counts.added), slog.Uint64("published", counts.prefix),
-		slog.Int("failed", counts.failed), slog.Bool("committed", cerr == nil))
+	unpublished := counts.failed + rn.unsent
+	rt.log.Info("source stopped", slog.Uint64("records", counts.added+uint64(rn.unsent)),
+		slog.Uint64("published", counts.prefix), slog.Int("failed", unpublished), slog.Bool("committed", cerr == nil))
 
 	var errs []error
 	if err := rn.failed(); err != nil {
 		errs = append(errs, err)
+	} else if unpublished > 0 {
+		// The records failed while the Run drained, so no failure
+		// stopped it; they are unpublished all the same.
+		errs = append(errs, fmt.Errorf("%w: the drain ended with %d of the records taken from the connector unpublished",
+			ErrUnpublished, unpublished))
 	}
 	if perr != nil {
 		errs = append(errs, perr)

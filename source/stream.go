@@ -4,19 +4,26 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/danube-messaging/danube-connect-go/stage"
 )
 
 // streamInput is the pipeline's source in streaming mode: Stream runs on a
 // goroutine of its own and emits records into a channel, which Receive
-// empties.
+// empties. Once the drain has begun, emit takes nothing more, and Receive
+// hands out what the channel holds and ends.
 type streamInput struct {
 	run *run
 	ch  chan Record
 
 	done chan struct{} // closed when Stream has returned
 	err  error         // the error Stream returned, read after done
+
+	// emitMu is held by emit while it hands a record over, so that once
+	// closed is set no record enters the channel.
+	emitMu sync.Mutex
+	closed bool
 
 	finished bool // Receive has returned io.EOF
 }
@@ -28,8 +35,13 @@ func newStreamInput(rn *run, capacity int) *streamInput {
 // start runs Stream until ctx is done or the input is exhausted.
 func (in *streamInput) start(ctx context.Context, conn Streamer) {
 	emit := func(rec Record) error {
+		in.emitMu.Lock()
+		defer in.emitMu.Unlock()
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: %w", ErrStopped, context.Cause(ctx))
+		}
+		if in.closed {
+			return ErrStopped
 		}
 		select {
 		case in.ch <- rec:
@@ -60,9 +72,12 @@ func (in *streamInput) Receive(ctx context.Context, buf []stage.Msg[*item]) (int
 	case first = <-in.ch:
 	case <-in.done:
 		// Stream has returned; take what it emitted before it did.
-		select {
-		case first = <-in.ch:
-		default:
+		if !in.take(&first) {
+			return in.end()
+		}
+	case <-in.run.ictx.Done():
+		// The drain has begun; take what emit took before it.
+		if !in.take(&first) {
 			return in.end()
 		}
 	case <-ctx.Done():
@@ -83,12 +98,51 @@ func (in *streamInput) Receive(ctx context.Context, buf []stage.Msg[*item]) (int
 	return n, nil
 }
 
+// take closes emit and takes the next record the channel holds, if any.
+func (in *streamInput) take(rec *Record) bool {
+	in.close()
+	select {
+	case *rec = <-in.ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// close makes emit take no more records, once the call in progress, if
+// any, has returned.
+func (in *streamInput) close() {
+	in.emitMu.Lock()
+	in.closed = true
+	in.emitMu.Unlock()
+}
+
 // end reports the end of the stream: io.EOF, after stopping the run if
-// Stream failed while the run was not stopping anyway.
+// Stream failed while the run was not draining anyway.
 func (in *streamInput) end() (int, error) {
 	in.finished = true
-	if in.err != nil {
-		in.run.fail(fmt.Errorf("stream: %w", in.err))
+	select {
+	case <-in.done:
+		if in.err != nil {
+			in.run.fail(fmt.Errorf("stream: %w", in.err))
+		}
+	default:
+		// Stream is still running, and the drain has begun: what it
+		// returns is ignored.
 	}
 	return 0, io.EOF
+}
+
+// abandon implements input.
+func (in *streamInput) abandon() int {
+	in.close()
+	n := 0
+	for {
+		select {
+		case <-in.ch:
+			n++
+		default:
+			return n
+		}
+	}
 }
