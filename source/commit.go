@@ -9,19 +9,35 @@ import (
 
 // commitLoop commits the checkpoint at the checkpoint interval and when
 // the ledger signals that enough records were acknowledged, until stop is
-// closed.
-func (rn *run) commitLoop(stop <-chan struct{}) {
+// closed or ctx is done. Cancelling ctx also cuts short a commit in
+// progress.
+func (rn *run) commitLoop(ctx context.Context, stop <-chan struct{}) {
 	ticker := rn.opts.Clock.NewTicker(rn.opts.CheckpointInterval)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-stop:
 			return
+		case <-ctx.Done():
+			return
 		case <-ticker.C():
 		case <-rn.ledger.due:
 		}
-		_ = rn.commit(context.Background())
+		_ = rn.commit(ctx)
 	}
+}
+
+// finalCommit commits the checkpoint once the pipeline has returned,
+// within ctx. Force cuts it short when it comes during the commit. A
+// Force that came before leaves the commit to run, since a forced Run
+// still commits what the broker acknowledged.
+func (rn *run) finalCommit(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if rn.forced.Err() == nil {
+		defer context.AfterFunc(rn.forced, func() { cancel(context.Cause(rn.forced)) })()
+	}
+	return rn.commit(ctx)
 }
 
 // commit calls the connector's Commit with the committable checkpoint if

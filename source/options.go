@@ -105,7 +105,8 @@ type Options struct {
 	// default. Set NoCheckpointEvery to commit on the interval only.
 	CheckpointEvery int
 	// CommitTimeout bounds each call of Commit, DefaultCommitTimeout by
-	// default.
+	// default. Once the Run's context has ended, what remains of
+	// DrainTimeout bounds Commit too.
 	CommitTimeout time.Duration
 
 	// DrainTimeout bounds how long Run takes to return once its context is

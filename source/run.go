@@ -204,9 +204,13 @@ func (rn *run) pipeline(ctx context.Context, pub *publisher) error {
 	if stream != nil {
 		stream.start(rn.ictx, rt.streamer)
 	}
+	// Force cuts short a commit of the loop in progress.
+	loopCtx, stopLoop := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopLoop(nil)
+	defer context.AfterFunc(rn.forced, func() { stopLoop(context.Cause(rn.forced)) })()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() { rn.commitLoop(stop) })
+	wg.Go(func() { rn.commitLoop(loopCtx, stop) })
 	wg.Go(func() { rn.limitDrain(stop) })
 
 	err := p.Run(rn.pctx)
@@ -217,7 +221,12 @@ func (rn *run) pipeline(ctx context.Context, pub *publisher) error {
 	rn.stopInput(errRunEnded)
 	rn.cancel(errRunEnded)
 	close(stop)
+	// Once ctx has ended and the pipeline has returned, a commit of the
+	// loop in progress is cut short: the final commit, with the latest
+	// checkpoint, gets the rest of DrainTimeout.
+	stopCut := context.AfterFunc(ctx, func() { stopLoop(errRunEnded) })
 	wg.Wait()
+	stopCut()
 	if n := in.abandon(); n > 0 {
 		rn.unsent = n
 		rt.failed.Add(uint64(n))
@@ -331,8 +340,8 @@ func (rn *run) retryPolicy() stage.RetryPolicy {
 // finishContext returns the context of the steps after the pipeline: the
 // final commit, closing the producers and the connector. When the Run's
 // context ended, they share what is left of DrainTimeout; otherwise they
-// get CommitTimeout. A forced run gets the same: Force cuts short the
-// sends, not the commit of what the broker has acknowledged.
+// get CommitTimeout. A forced run gets the same, since it still commits
+// what the broker has acknowledged.
 func (rn *run) finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	budget := rn.opts.CommitTimeout
 	if at := rn.stoppedAt.Load(); at != nil {

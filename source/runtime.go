@@ -164,7 +164,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 
 	fctx, cancel := rn.finishContext(ctx)
 	defer cancel()
-	cerr := rn.commit(fctx)
+	cerr := rn.finalCommit(fctx)
 	pub.close(fctx)
 	xerr := rt.closeConn(fctx)
 
@@ -229,13 +229,13 @@ func (rt *Runtime) setCurrent(rn *run) {
 }
 
 // Force cuts the Run in progress short: the sends in flight are
-// cancelled, the records not yet sent fail at once, and the Run commits
-// what the broker has acknowledged, closes the connector and returns an
-// error wrapping ErrForced. Records that were sent but not acknowledged
-// come again after a restart. Force does not wait, does nothing between
-// Runs, and is safe to call from any goroutine; lifecycle services call
-// it on a second SIGTERM. A batch waiting out a retry backoff fails at
-// once.
+// cancelled, the records not yet sent fail at once, a Commit in progress
+// is cancelled, and the Run commits what the broker has acknowledged,
+// closes the connector and returns an error wrapping ErrForced. Records
+// that were sent but not acknowledged come again after a restart. Force
+// does not wait, does nothing between Runs, and is safe to call from any
+// goroutine; lifecycle services call it on a second SIGTERM. A batch
+// waiting out a retry backoff fails at once.
 func (rt *Runtime) Force() {
 	rt.mu.Lock()
 	rn := rt.current
