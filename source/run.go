@@ -170,10 +170,7 @@ func (rn *run) pipeline(ctx context.Context, pub *publisher) error {
 	rn.mu.Unlock()
 	defer rn.cancel(errRunEnded)
 	defer rn.stopInput(errRunEnded)
-	stopWatch := context.AfterFunc(ctx, func() {
-		now := opts.Clock.Now()
-		rn.stoppedAt.Store(&now)
-	})
+	stopWatch := context.AfterFunc(ctx, func() { rn.stopTime(ctx) })
 	defer stopWatch()
 
 	p := stage.New(opts.ConnectorName, rn.stageOptions())
@@ -337,6 +334,21 @@ func (rn *run) retryPolicy() stage.RetryPolicy {
 	}
 }
 
+// stopTime returns when ctx, the Run's context, ended, and false while it
+// has not. The first call after ctx ended records the time: the function
+// that context.AfterFunc runs may come after the steps that need it.
+func (rn *run) stopTime(ctx context.Context) (time.Time, bool) {
+	if at := rn.stoppedAt.Load(); at != nil {
+		return *at, true
+	}
+	if ctx.Err() == nil {
+		return time.Time{}, false
+	}
+	now := rn.opts.Clock.Now()
+	rn.stoppedAt.CompareAndSwap(nil, &now)
+	return *rn.stoppedAt.Load(), true
+}
+
 // finishContext returns the context of the steps after the pipeline: the
 // final commit, closing the producers and the connector. When the Run's
 // context ended, they share what is left of DrainTimeout; otherwise they
@@ -344,8 +356,8 @@ func (rn *run) retryPolicy() stage.RetryPolicy {
 // what the broker has acknowledged.
 func (rn *run) finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	budget := rn.opts.CommitTimeout
-	if at := rn.stoppedAt.Load(); at != nil {
-		budget = max(rn.opts.DrainTimeout-rn.opts.Clock.Since(*at), 0)
+	if at, ok := rn.stopTime(ctx); ok {
+		budget = max(rn.opts.DrainTimeout-rn.opts.Clock.Since(at), 0)
 	}
 	return withTimeout(context.WithoutCancel(ctx), rn.opts.Clock, budget)
 }
