@@ -32,6 +32,11 @@
 // above it decides whether to run it again; the next Run resumes from the
 // last commit.
 //
+// A Run starts by creating the producer of its default topic, with the
+// same retries as a send. While the broker does not answer, the Run logs
+// a warning and waits, not ready; when the retries run out, it fails
+// before it reads anything.
+//
 // When its context ends or a failure stops it, a Run drains: it stops
 // taking records, publishes every record it took (those emit accepted,
 // and those Poll returned, with an error or without), commits and closes

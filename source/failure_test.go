@@ -215,9 +215,13 @@ func TestExhaustedRetriesStopRun(t *testing.T) {
 	opts.RetryBackoff = 100 * time.Millisecond
 	rt := newRuntime(t, newClient(t, b), pollLog{log}, opts)
 
+	// The clock moves only once the Run has created its producer, whose
+	// attempt has a timeout on the clock too.
+	done := runAsync(context.Background(), rt)
+	eventually(t, "the connector opened", func() bool { return log.openCount() == 1 })
 	stop := driveClock(clk)
 	defer stop()
-	err := rt.Run(context.Background())
+	err := waitRun(t, done)
 	if !errors.Is(err, source.ErrUnpublished) || !errors.Is(err, danube.ErrDeadlineExceeded) {
 		t.Fatalf("Run = %v, want ErrUnpublished after the attempts timed out", err)
 	}
@@ -383,6 +387,7 @@ func TestForceCutsRetryBackoffShort(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := runAsync(ctx, rt)
 	start := clk.Now()
+	eventually(t, "the connector opened", func() bool { return log.openCount() == 1 })
 	waitForTimer(t, clk, start.Add(time.Second)) // the first attempt's timeout
 	clk.Advance(time.Second)
 	eventually(t, "the retry backoff", func() bool {

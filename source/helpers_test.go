@@ -129,6 +129,12 @@ func (l *logState) release(n int) {
 	l.avail = n
 }
 
+func (l *logState) openCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.opens)
+}
+
 func (l *logState) pollCount() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -256,10 +262,17 @@ func eventually(t testing.TB, what string, cond func() bool) {
 // waitForTimer waits until the earliest timer of clk is due at at.
 func waitForTimer(t testing.TB, clk *clock.Fake, at time.Time) {
 	t.Helper()
-	eventually(t, fmt.Sprint("a timer due at ", at), func() bool {
+	deadline := time.Now().Add(time.Minute)
+	for {
 		next, ok := clk.NextDeadline()
-		return ok && next.Equal(at)
-	})
+		if ok && next.Equal(at) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for a timer due at %v; the clock is at %v and its timers are due at %v", at, clk.Now(), clk.Deadlines())
+		}
+		runtime.Gosched()
+	}
 }
 
 // payloadCounts returns how many times each payload is stored in topics.

@@ -81,16 +81,18 @@ type Options struct {
 	MaxBuffered int
 
 	// MaxRetries is how many times a failed send is tried again before the
-	// Run stops with ErrUnpublished, DefaultMaxRetries by default, and how
-	// many Poll failures in a row the runtime tolerates. Set
-	// NoRetries for none.
+	// Run stops with ErrUnpublished, DefaultMaxRetries by default. It is
+	// also how many Poll failures in a row the runtime tolerates, and how
+	// many times Run tries again to create the default topic's producer
+	// when it starts. Set NoRetries for none.
 	MaxRetries int
 	// RetryBackoff is the wait before the first retry, doubling with each
 	// retry up to 30 s, DefaultRetryBackoff by default.
 	RetryBackoff time.Duration
-	// SendTimeout bounds one attempt to publish a batch, including the
-	// retries that the Danube client makes by itself for UNAVAILABLE and
-	// similar failures, DefaultSendTimeout by default.
+	// SendTimeout bounds one attempt to publish a batch, or to create the
+	// default topic's producer when Run starts, including the retries that
+	// the Danube client makes by itself for UNAVAILABLE and similar
+	// failures, DefaultSendTimeout by default.
 	SendTimeout time.Duration
 
 	// PollInterval is the wait after a Poll that returned no records,

@@ -165,15 +165,20 @@ func (p *publisher) resultsFor(n int) []error {
 // later attempt may not meet stay plain and are retried with backoff,
 // everything else is Permanent and fails the record at once.
 func classifySend(err error) error {
-	switch {
-	case danube.IsRetryable(err),
-		errors.Is(err, danube.ErrDeadlineExceeded),
-		errors.Is(err, context.DeadlineExceeded), // the attempt timed out
-		errors.Is(err, context.Canceled),         // the attempt was cut short
-		errors.Is(err, danube.ErrClosed):
+	if mayPass(err) {
 		return err
 	}
 	return stage.Permanent(err)
+}
+
+// mayPass reports whether a later attempt of a call to the broker may not
+// meet err.
+func mayPass(err error) bool {
+	return danube.IsRetryable(err) ||
+		errors.Is(err, danube.ErrDeadlineExceeded) ||
+		errors.Is(err, context.DeadlineExceeded) || // the attempt timed out
+		errors.Is(err, context.Canceled) || // the attempt was cut short
+		errors.Is(err, danube.ErrClosed)
 }
 
 // close waits for the sends in flight, within ctx, and closes every

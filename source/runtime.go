@@ -120,6 +120,16 @@ func randomSuffix() string {
 // could not publish in time count in Stats.Failed, and Run returns an
 // error wrapping ErrUnpublished for them.
 //
+// Run first creates the producer of the default topic, and fails before
+// reading anything when the topic cannot take records. An error that
+// retrying cannot cure, such as a rejected token or a wrong dispatch
+// strategy, fails it at once. While the broker does not answer, because
+// it is starting or down or the URL is wrong, Run waits: it logs a
+// warning naming the topic and the error after the first failed attempt,
+// and fails after Options.MaxRetries more attempts of Options.SendTimeout
+// each, Options.RetryBackoff apart and doubling. Health reports
+// ErrNotRunning meanwhile.
+//
 // These failures stop a Run:
 //
 //   - an error of Open or LastCheckpoint;
@@ -146,9 +156,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	rt.setCurrent(rn)
 	defer rt.setCurrent(nil)
 
-	// Fail before reading anything when the default topic cannot take
-	// records: a wrong URL, token or dispatch strategy.
-	if _, err := pub.producer(ctx, rt.opts.Topic); err != nil {
+	if err := rt.connect(ctx, pub); err != nil {
 		pub.close(ctx)
 		return fmt.Errorf("source %s: %w", rt.opts.ConnectorName, err)
 	}
@@ -198,6 +206,41 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		return nil
 	}
 	return fmt.Errorf("source %s: %w", rt.opts.ConnectorName, errors.Join(errs...))
+}
+
+// connect creates the producer of the default topic, trying again while
+// the broker does not answer, as Run describes.
+func (rt *Runtime) connect(ctx context.Context, pub *publisher) error {
+	opts := &rt.opts
+	for attempt := 1; ; attempt++ {
+		actx, cancel := withTimeout(ctx, opts.Clock, opts.SendTimeout)
+		_, err := pub.producer(actx, opts.Topic)
+		timedOut := actx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				rt.log.Info("producer created; the broker takes records", slog.String("topic", opts.Topic),
+					slog.Int("attempts", attempt))
+			}
+			return nil
+		}
+		if timedOut {
+			err = fmt.Errorf("%w (no answer within SendTimeout %v)", err, opts.SendTimeout)
+		} else if ctx.Err() != nil || !mayPass(err) {
+			return err
+		}
+		if attempt > opts.MaxRetries {
+			return fmt.Errorf("%w (%d attempts)", err, attempt)
+		}
+		wait := backoffWait(opts.RetryBackoff, attempt)
+		if attempt == 1 {
+			rt.log.Warn("cannot create the producer; waiting for the broker", slog.String("topic", opts.Topic),
+				slog.Any("error", err), slog.Duration("wait", wait), slog.Int("retries", opts.MaxRetries))
+		}
+		if err := sleep(ctx, opts.Clock, wait); err != nil {
+			return fmt.Errorf("create producer for %s: %w", opts.Topic, err)
+		}
+	}
 }
 
 // resumePoint returns the checkpoint the next Open starts from.
