@@ -33,7 +33,7 @@
 // last commit.
 //
 // A Run starts by creating the producer of its default topic, with the
-// same retries as a send. While the broker does not answer, the Run logs
+// same retries as a send. While the broker does not respond, the Run logs
 // a warning and waits, not ready; when the retries run out, it fails
 // before it reads anything.
 //

@@ -50,18 +50,18 @@ func releaseUntilDone(t *testing.T, done <-chan error, brokerClock *clock.Fake, 
 }
 
 // countingStream returns a streaming connector that emits n records, then
-// waits for its context to end, and the function that reads how many of
-// them emit took.
+// waits for its context to end, and the function that returns how many of
+// them emit accepted.
 func countingStream(n int) (streamFunc, func() int) {
 	var mu sync.Mutex
-	taken := 0
+	accepted := 0
 	conn := streamFunc{logState: newLog(nil, 0), stream: func(ctx context.Context, emit func(source.Record) error) error {
 		for _, rec := range makeRecords(n) {
 			if err := emit(rec); err != nil {
 				return nil
 			}
 			mu.Lock()
-			taken++
+			accepted++
 			mu.Unlock()
 		}
 		<-ctx.Done()
@@ -70,7 +70,7 @@ func countingStream(n int) (streamFunc, func() int) {
 	return conn, func() int {
 		mu.Lock()
 		defer mu.Unlock()
-		return taken
+		return accepted
 	}
 }
 
@@ -93,7 +93,7 @@ func checkDrainedAll(t *testing.T, rt *source.Runtime, b *danubetest.Broker, las
 // wait in the runtime: the drain publishes them all, and Run returns nil.
 func TestStreamDrainPublishesEmittedRecords(t *testing.T) {
 	b, brokerClock, idle := heldBroker(t)
-	conn, taken := countingStream(10)
+	conn, accepted := countingStream(10)
 	opts := testOptions(clock.NewFake(time.Time{}))
 	opts.MaxBuffered = 1
 	opts.SendTimeout = time.Hour
@@ -102,7 +102,7 @@ func TestStreamDrainPublishesEmittedRecords(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := runAsync(ctx, rt)
 	eventually(t, "ten records taken and one stored", func() bool {
-		return taken() == 10 && len(b.Messages(testTopic)) == 1
+		return accepted() == 10 && len(b.Messages(testTopic)) == 1
 	})
 	cancel()
 	if err := releaseUntilDone(t, done, brokerClock, idle); err != nil {

@@ -171,8 +171,9 @@ func classifySend(err error) error {
 	return stage.Permanent(err)
 }
 
-// mayPass reports whether a later attempt of a call to the broker may not
-// meet err.
+// mayPass reports whether err may not recur on a later attempt of the same
+// call to the broker: a timeout, a cancellation, or a failure that the
+// client reports as retryable.
 func mayPass(err error) bool {
 	return danube.IsRetryable(err) ||
 		errors.Is(err, danube.ErrDeadlineExceeded) ||

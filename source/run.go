@@ -242,7 +242,7 @@ func (rn *run) pipeline(ctx context.Context, pub *publisher) error {
 type input interface {
 	stage.Source[*item]
 
-	// abandon makes the input take nothing more, forgets the records it
+	// abandon makes the input take nothing more, drops the records it
 	// took and did not hand out, and returns how many there were. It is
 	// called once the pipeline has returned.
 	abandon() int

@@ -123,7 +123,7 @@ func randomSuffix() string {
 // Run first creates the producer of the default topic, and fails before
 // reading anything when the topic cannot take records. An error that
 // retrying cannot cure, such as a rejected token or a wrong dispatch
-// strategy, fails it at once. While the broker does not answer, because
+// strategy, fails it at once. While the broker does not respond, because
 // it is starting or down or the URL is wrong, Run waits: it logs a
 // warning naming the topic and the error after the first failed attempt,
 // and fails after Options.MaxRetries more attempts of Options.SendTimeout
@@ -185,8 +185,8 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	if err := rn.failed(); err != nil {
 		errs = append(errs, err)
 	} else if unpublished > 0 {
-		// The records failed while the Run drained, so no failure
-		// stopped it; they are unpublished all the same.
+		// The records failed while the Run drained, so they did not stop
+		// it, but they are unpublished all the same.
 		errs = append(errs, fmt.Errorf("%w: the drain ended with %d of the records taken from the connector unpublished",
 			ErrUnpublished, unpublished))
 	}
@@ -209,7 +209,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 }
 
 // connect creates the producer of the default topic, trying again while
-// the broker does not answer, as Run describes.
+// the broker does not respond, as Run describes.
 func (rt *Runtime) connect(ctx context.Context, pub *publisher) error {
 	opts := &rt.opts
 	for attempt := 1; ; attempt++ {
@@ -225,7 +225,7 @@ func (rt *Runtime) connect(ctx context.Context, pub *publisher) error {
 			return nil
 		}
 		if timedOut {
-			err = fmt.Errorf("%w (no answer within SendTimeout %v)", err, opts.SendTimeout)
+			err = fmt.Errorf("%w (no response within SendTimeout %v)", err, opts.SendTimeout)
 		} else if ctx.Err() != nil || !mayPass(err) {
 			return err
 		}

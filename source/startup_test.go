@@ -15,7 +15,7 @@ import (
 	"github.com/danube-messaging/danube-connect-go/source"
 )
 
-// unavailableStart starts a broker that answers every CreateProducer with
+// unavailableStart starts a broker that rejects every CreateProducer with
 // UNAVAILABLE, as a broker that is down would, and a Run on a fake clock
 // that tries twice, a second each, 100 ms apart. It returns once the
 // first attempt waits for its timeout.
@@ -69,7 +69,7 @@ func TestStartWaitsForBrokerThenFails(t *testing.T) {
 	clk.Advance(time.Second) // the first attempt times out
 	waitForTimer(t, clk, start.Add(1100*time.Millisecond))
 	out := logs.String()
-	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "topic="+testTopic) || !strings.Contains(out, "no answer within SendTimeout 1s") {
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "topic="+testTopic) || !strings.Contains(out, "no response within SendTimeout 1s") {
 		t.Errorf("want a warning naming the topic and the broker's error after the first attempt; log:\n%s", out)
 	}
 	checkWaiting(t, rt, log)

@@ -76,7 +76,7 @@ func (in *streamInput) Receive(ctx context.Context, buf []stage.Msg[*item]) (int
 			return in.end()
 		}
 	case <-in.run.ictx.Done():
-		// The drain has begun; take what emit took before it.
+		// The drain has begun, so take what emit took before it.
 		if !in.take(&first) {
 			return in.end()
 		}
