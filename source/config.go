@@ -61,12 +61,14 @@ type Config struct {
 	Routes []RouteConfig `yaml:"routes"`
 
 	// MaxRetries is how many times a failed send is retried before the
-	// run stops, and how many Poll failures in a row are retried.
+	// run stops, how many Poll failures in a row are retried, and how many
+	// times a run retries creating its producer at start.
 	MaxRetries int `env:"MAX_RETRIES" yaml:"max_retries" default:"5" min:"0" max:"100"`
 	// RetryBackoff is the wait before the first retry, doubled for each
 	// later one up to 30 s.
 	RetryBackoff time.Duration `env:"RETRY_BACKOFF_MS" yaml:"retry_backoff_ms" unit:"ms" default:"500" min:"1"`
-	// SendTimeout bounds one attempt to publish a batch.
+	// SendTimeout bounds one attempt to publish a batch, and one attempt to
+	// create the producer at start.
 	SendTimeout time.Duration `env:"SEND_TIMEOUT_MS" yaml:"send_timeout_ms" unit:"ms" default:"30000" min:"1"`
 	// BatchSize is the most records published together, all in flight at
 	// once.
@@ -88,7 +90,7 @@ type Config struct {
 	CheckpointEvery int `env:"CHECKPOINT_EVERY" yaml:"checkpoint_every" default:"1000" min:"0"`
 	// DrainTimeout bounds the stop after SIGTERM: records taken are
 	// published, the checkpoint committed and the connector closed within
-	// it.
+	// it. Records not published in time make the process exit 1.
 	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT_MS" yaml:"drain_timeout_ms" unit:"ms" default:"30000" min:"1"`
 
 	// MetricsPort is the port of the process's /metrics, /healthz and

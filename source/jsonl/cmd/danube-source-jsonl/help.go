@@ -33,8 +33,8 @@ func writeHelp(w io.Writer) {
 		"the configuration is reported at once.")
 	confighelp.WriteParagraph(w, "", "The process logs JSON lines to standard error and serves /metrics "+
 		"(Prometheus), /healthz and /readyz on METRICS_PORT. SIGTERM or SIGINT drains it: the lines read are "+
-		"published and the position committed within DRAIN_TIMEOUT_MS, and it exits 0. A second signal "+
-		"forces the stop.")
+		"published and the position committed within DRAIN_TIMEOUT_MS, and it exits 0, or 1 when some lines "+
+		"could not be published in time (the next start reads them again). A second signal forces the stop.")
 
 	fmt.Fprintf(w, "Flags:\n")
 	fmt.Fprintf(w, "  -h, -help\n")

@@ -14,11 +14,15 @@
 //
 // The first SIGTERM or SIGINT drains: the lines read are published, the
 // position of the last one acknowledged is committed, and the process
-// exits 0. A second signal cuts the drain short. The process serves
+// exits 0, or 1 when some lines could not be published within
+// DRAIN_TIMEOUT_MS (the next start reads them again). A second signal
+// cuts the drain short. The process serves
 // /metrics, /healthz and /readyz on METRICS_PORT (9090).
 //
 // A failure that may pass, such as a lost broker, restarts the source
-// with backoff, up to 10 restarts a minute. A failure marked source.Fatal,
+// with backoff, up to 10 restarts a minute. At start, the source waits
+// for a broker that does not respond: it logs a warning and fails after
+// MAX_RETRIES+1 attempts of SEND_TIMEOUT_MS each. A failure marked source.Fatal,
 // such as an input file truncated below the committed position, stops
 // the process with status 1 at once.
 //
