@@ -143,6 +143,14 @@ func TestStuckWriterIsNackedAndNamed(t *testing.T) {
 	cancel()
 
 	waitStatus(t, p, "source", statusDone)
+	// The batch stage must have handed on or queued every batch before
+	// the fake clock jumps to the deadline: on a loaded machine it may
+	// still be processing, and would then be named stuck as well.
+	batch := stageNamed(t, p, "batch")
+	eventually(t, "the batch stage to be done or blocked on the writer", func() bool {
+		st := batch.getStatus()
+		return st == statusDone || st == statusSending
+	})
 	waitForTimer(t, clk, drainStart.Add(8*time.Second))
 	clk.Advance(8 * time.Second)
 
@@ -150,6 +158,7 @@ func TestStuckWriterIsNackedAndNamed(t *testing.T) {
 	// rest of the timeout runs out waiting for it.
 	waitReturned(t, p, "ack")
 	waitReturned(t, p, "batch")
+	waitReturned(t, p, "source")
 	waitForTimer(t, clk, drainStart.Add(10*time.Second))
 	clk.Advance(2 * time.Second)
 	err := wait(t, done)
