@@ -209,7 +209,7 @@ func TestBinaryDrainsOnSIGTERM(t *testing.T) {
 		t.Fatal("the subscription is gone")
 	}
 	for offset := int64(0); offset <= st.Cursor; offset++ {
-		if !stored[fmt.Sprintf("%s:0:%d", testTopic, offset)] {
+		if !stored[storedID(t, b, offset)] {
 			t.Errorf("offset %d is acknowledged but not in MongoDB", offset)
 		}
 	}
@@ -335,7 +335,7 @@ func TestBinarySecondSignalForcesStop(t *testing.T) {
 	stored := storedIDs(t, coll)
 	st, _ := b.Subscription(testTopic, testConnector)
 	for offset := int64(0); offset <= st.Cursor; offset++ {
-		if !stored[fmt.Sprintf("%s:0:%d", testTopic, offset)] {
+		if !stored[storedID(t, b, offset)] {
 			t.Errorf("offset %d is acknowledged but not in MongoDB", offset)
 		}
 	}
@@ -349,4 +349,15 @@ func TestBinarySecondSignalForcesStop(t *testing.T) {
 	if got := countDocuments(t, coll); got != int64(len(payloads)) {
 		t.Errorf("collection holds %d documents, want each of the %d messages once", got, len(payloads))
 	}
+}
+
+// storedID returns the deterministic _id of the message at offset of
+// testTopic, with the publish time that the broker stored for it.
+func storedID(t *testing.T, b *danubetest.Broker, offset int64) string {
+	t.Helper()
+	msgs := b.Messages(testTopic)
+	if offset >= int64(len(msgs)) {
+		t.Fatalf("the broker holds %d messages of %s, none at offset %d", len(msgs), testTopic, offset)
+	}
+	return fmt.Sprintf("%s:0:%d:%d", testTopic, offset, msgs[offset].PublishTime.UnixMilli())
 }
