@@ -32,13 +32,15 @@ func TestLargestPublishableMessageIsDelivered(t *testing.T) {
 	p := newProducer(t, c, danube.ProducerOptions{Topic: name, Reliable: true})
 
 	// Find the largest payload the broker takes, by bisection below 4 MiB.
-	// Each try is short, so that a payload over the limit costs little
-	// even if the producer retried it.
+	// A payload over the limit fails at once with ErrMessageTooLarge,
+	// which is not retried. Any other failure ends the test.
 	lo, hi := 4<<20-4096, 4<<20 // lo is accepted, hi is not
 	fits := func(n int) bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		defer cancel()
-		return p.Send(ctx, danube.Message{Payload: make([]byte, n)}) == nil
+		err := p.Send(testContext(t), danube.Message{Payload: make([]byte, n)})
+		if err != nil && !errors.Is(err, danube.ErrMessageTooLarge) {
+			t.Fatalf("send of %d bytes: %v", n, err)
+		}
+		return err == nil
 	}
 	if !fits(lo) {
 		t.Fatalf("the broker refuses a payload of %d bytes", lo)
