@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc64"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -48,18 +48,23 @@ const (
 type Fingerprint struct {
 	// Size is the number of bytes covered.
 	Size int64 `json:"size"`
-	// Sum is their CRC-64 with the ECMA polynomial. It is computed for
-	// every line, and it only needs to tell files apart by accident, not
-	// against an attacker, so it is a checksum and not a secure hash.
+	// Sum is their CRC-32C (Castagnoli). It is computed for every line and
+	// only needs to catch accidental differences, so a checksum that CPUs
+	// compute in hardware serves, not a secure hash.
 	Sum uint64 `json:"sum"`
 }
 
-// crcTable is the table of the CRC-64 of fingerprints.
-var crcTable = crc64.MakeTable(crc64.ECMA)
+// crcTable is the table of the CRC-32C of fingerprints.
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // fingerprint returns the Fingerprint of b.
 func fingerprint(b []byte) Fingerprint {
-	return Fingerprint{Size: int64(len(b)), Sum: crc64.Checksum(b, crcTable)}
+	return Fingerprint{}.extend(b)
+}
+
+// extend returns the Fingerprint of the bytes f covers followed by b.
+func (f Fingerprint) extend(b []byte) Fingerprint {
+	return Fingerprint{Size: f.Size + int64(len(b)), Sum: uint64(crc32.Update(uint32(f.Sum), crcTable, b))}
 }
 
 // Sizes of an encoded Position. A position without fingerprints, as
@@ -110,11 +115,22 @@ func (p Position) validate() error {
 	if p.Offset < 0 {
 		return fmt.Errorf("negative offset %d", p.Offset)
 	}
-	if p.Head.Size < 0 || p.Head.Size > p.Offset {
-		return fmt.Errorf("head fingerprint of %d bytes covers more than the offset %d", p.Head.Size, p.Offset)
+	if err := p.Head.validate("head", headBytes, p.Offset); err != nil {
+		return err
 	}
-	if p.Last.Size < 0 || p.Last.Size > p.Offset {
-		return fmt.Errorf("last fingerprint of %d bytes covers more than the offset %d", p.Last.Size, p.Offset)
+	return p.Last.validate("last", lastBytes, p.Offset)
+}
+
+// validate returns an error when f, the fingerprint called name, covers
+// a negative size, more than limit bytes or more than the offset.
+func (f Fingerprint) validate(name string, limit, offset int64) error {
+	switch {
+	case f.Size < 0:
+		return fmt.Errorf("%s fingerprint of negative size %d", name, f.Size)
+	case f.Size > limit:
+		return fmt.Errorf("%s fingerprint of %d bytes, more than the %d it covers at most", name, f.Size, limit)
+	case f.Size > offset:
+		return fmt.Errorf("%s fingerprint of %d bytes covers more than the offset %d", name, f.Size, offset)
 	}
 	return nil
 }

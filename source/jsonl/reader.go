@@ -27,39 +27,28 @@ type lineReader struct {
 	pos   Position // of buf[start]: the next unread line
 	atEOF bool     // the last read found no more bytes
 
-	// head is the file's first min(pos.Offset, headBytes) bytes, for the
-	// Head fingerprint. headPrint is that fingerprint once head is full.
-	head      []byte
-	headPrint Fingerprint
+	// head is the fingerprint of the file's first min(pos.Offset,
+	// headBytes) bytes, extended as lines are read until it is complete.
+	head Fingerprint
 }
 
 // newLineReader returns a reader of f from at. head is the file's first
 // min(at.Offset, headBytes) bytes.
 func newLineReader(f *os.File, at Position, head []byte, maxLine int) *lineReader {
 	r := &lineReader{f: f, maxLine: maxLine, buf: make([]byte, 0, min(initialBufferSize, maxLine+lineEndBytes)), pos: at}
-	r.head = append(make([]byte, 0, headBytes), head...)
-	if len(r.head) == headBytes {
-		r.headPrint = fingerprint(r.head)
-	}
+	r.head = fingerprint(head)
 	return r
 }
 
 // consume moves the position past raw, the next line with its line end,
 // and sets the fingerprints of the new position.
 func (r *lineReader) consume(raw []byte) {
-	if len(r.head) < headBytes {
-		r.head = append(r.head, raw[:min(len(raw), headBytes-len(r.head))]...)
-		if len(r.head) == headBytes {
-			r.headPrint = fingerprint(r.head)
-		}
+	if r.head.Size < headBytes {
+		r.head = r.head.extend(raw[:min(int64(len(raw)), headBytes-r.head.Size)])
 	}
 	r.pos.Offset += int64(len(raw))
 	r.pos.Lines++
-	if len(r.head) == headBytes {
-		r.pos.Head = r.headPrint
-	} else {
-		r.pos.Head = fingerprint(r.head)
-	}
+	r.pos.Head = r.head
 	r.pos.Last = fingerprint(raw[max(0, len(raw)-lastBytes):])
 }
 
