@@ -351,7 +351,7 @@ func (s *suite) measureMongoDB(ctx context.Context, sec *Section) error {
 	if err != nil {
 		return fmt.Errorf("InsertMany of the documents the sink stored: %w", err)
 	}
-	sec.Rows = append(sec.Rows, s.sinkRows("sink, metadata, deterministic _id (topic:partition:offset)", full,
+	sec.Rows = append(sec.Rows, s.sinkRows("sink, metadata, deterministic _id (topic:partition:offset:publish time)", full,
 		"InsertMany, the documents the sink stored", ceilStored)...)
 	return nil
 }
