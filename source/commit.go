@@ -27,19 +27,6 @@ func (rn *run) commitLoop(ctx context.Context, stop <-chan struct{}) {
 	}
 }
 
-// finalCommit commits the checkpoint once the pipeline has returned,
-// within ctx. Force cuts it short when it comes during the commit. A
-// Force that came before leaves the commit to run, since a forced Run
-// still commits what the broker acknowledged.
-func (rn *run) finalCommit(ctx context.Context) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	if rn.forced.Err() == nil {
-		defer context.AfterFunc(rn.forced, func() { cancel(context.Cause(rn.forced)) })()
-	}
-	return rn.commit(ctx)
-}
-
 // commit calls the connector's Commit with the committable checkpoint if
 // it moved since the last successful commit. A failure is logged and left
 // for the next commit to repair, unless it is marked Fatal or is a panic,

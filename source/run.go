@@ -349,15 +349,42 @@ func (rn *run) stopTime(ctx context.Context) (time.Time, bool) {
 	return *rn.stoppedAt.Load(), true
 }
 
-// finishContext returns the context of the steps after the pipeline: the
-// final commit, closing the producers and the connector. When the Run's
-// context ended, they share what is left of DrainTimeout; otherwise they
-// get CommitTimeout. A forced run gets the same, since it still commits
-// what the broker has acknowledged.
+// finishContext returns the context of the final commit and of closing
+// the producers and the connector. These steps get CommitTimeout while the
+// Run's context lives, and no more than what is left of DrainTimeout once
+// it has ended. A Force during these steps cuts them short. A Force
+// before them does not, so that a forced Run still commits what the broker
+// has acknowledged.
 func (rn *run) finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	budget := rn.opts.CommitTimeout
+	clk := rn.opts.Clock
+	budget, ended := rn.opts.CommitTimeout, ctx.Done()
 	if at, ok := rn.stopTime(ctx); ok {
-		budget = max(rn.opts.DrainTimeout-rn.opts.Clock.Since(at), 0)
+		budget, ended = max(rn.opts.DrainTimeout-clk.Since(at), 0), nil
 	}
-	return withTimeout(context.WithoutCancel(ctx), rn.opts.Clock, budget)
+	tctx, release := withTimeout(context.WithoutCancel(ctx), clk, budget)
+	fctx, cancel := context.WithCancelCause(tctx)
+	stopForce := func() bool { return false }
+	if rn.forced.Err() == nil {
+		stopForce = context.AfterFunc(rn.forced, func() { cancel(context.Cause(rn.forced)) })
+	}
+	var wg sync.WaitGroup
+	if ended != nil {
+		wg.Go(func() {
+			select {
+			case <-ended:
+			case <-fctx.Done():
+				return
+			}
+			at, _ := rn.stopTime(ctx)
+			if sleep(fctx, clk, rn.opts.DrainTimeout-clk.Since(at)) == nil {
+				cancel(context.DeadlineExceeded)
+			}
+		})
+	}
+	return fctx, func() {
+		stopForce()
+		cancel(context.Canceled)
+		wg.Wait()
+		release()
+	}
 }

@@ -172,7 +172,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 
 	fctx, cancel := rn.finishContext(ctx)
 	defer cancel()
-	cerr := rn.finalCommit(fctx)
+	cerr := rn.commit(fctx)
 	pub.close(fctx)
 	xerr := rt.closeConn(fctx)
 
