@@ -23,18 +23,23 @@ func (rn *run) commitLoop(ctx context.Context, stop <-chan struct{}) {
 		case <-ticker.C():
 		case <-rn.ledger.due:
 		}
-		_ = rn.commit(ctx)
+		if stops, err := rn.commit(ctx); stops && !rn.fail(err) {
+			// The drain had begun, so the failure does not stop the
+			// run, but Run reports it all the same.
+			rn.drainCommitErrs = append(rn.drainCommitErrs, err)
+		}
 	}
 }
 
 // commit calls the connector's Commit with the committable checkpoint if
 // it moved since the last successful commit. A failure is logged and left
-// for the next commit to repair, unless it is marked Fatal or is a panic,
-// which stops the run. Only one goroutine at a time may call commit.
-func (rn *run) commit(ctx context.Context) error {
+// for the next commit to repair, unless it is marked Fatal or is a panic:
+// then stop is true, and the caller stops the run or reports the failure.
+// Only one goroutine at a time may call commit.
+func (rn *run) commit(ctx context.Context) (stop bool, err error) {
 	cp, version := rn.ledger.committable()
 	if version == rn.committedVersion {
-		return nil
+		return false, nil
 	}
 
 	cctx, cancel := withTimeout(ctx, rn.opts.Clock, rn.opts.CommitTimeout)
@@ -45,13 +50,12 @@ func (rn *run) commit(ctx context.Context) error {
 		rn.commitFailures++
 		err = fmt.Errorf("commit checkpoint: %w", err)
 		if panicked || errors.Is(err, ErrFatal) {
-			rn.fail(err)
-			return err
+			return true, err
 		}
 		if rn.commitFailures == 1 {
 			rn.log.Warn("commit failed; the next commit retries it", slog.Any("error", err))
 		}
-		return err
+		return false, err
 	}
 
 	if rn.commitFailures > 0 {
@@ -60,7 +64,7 @@ func (rn *run) commit(ctx context.Context) error {
 	}
 	rn.committedVersion = version
 	rn.rt.setCommitted(cp)
-	return nil
+	return false, nil
 }
 
 // callCommit calls the connector's Commit and turns a panic into an

@@ -3,12 +3,14 @@ package source_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/danube-messaging/danube-connect-go/danube/danubetest"
 	"github.com/danube-messaging/danube-connect-go/internal/clock"
 	"github.com/danube-messaging/danube-connect-go/source"
+	"github.com/danube-messaging/danube-connect-go/supervisor"
 )
 
 // hangingClosePoller is a poll log whose Close blocks until its context
@@ -24,12 +26,9 @@ func (p hangingClosePoller) Close(ctx context.Context) error {
 	return context.Cause(ctx)
 }
 
-// TestFinalStepsBoundedAfterCtxEnds ends the Run's context while a step
-// after the pipeline hangs: the final commit or Close of the connector.
-// That step began under CommitTimeout, since the context had not ended
-// yet. Once the context ends, what is left of DrainTimeout bounds it too,
-// so Run returns DrainTimeout after the context ended, long before
-// CommitTimeout.
+// TestFinalStepsBoundedAfterCtxEnds ends the Run's context while the final
+// commit or Close hangs, having begun under CommitTimeout. Run returns
+// DrainTimeout after the context ended, long before CommitTimeout.
 func TestFinalStepsBoundedAfterCtxEnds(t *testing.T) {
 	newOpts := func(clk *clock.Fake) source.Options {
 		opts := testOptions(clk)
@@ -107,4 +106,104 @@ func TestFinalStepsBoundedAfterCtxEnds(t *testing.T) {
 			t.Errorf("Run = %v, want ErrForced", err)
 		}
 	})
+}
+
+// oncePanicCommitPoller panics in its first Commit, and records the
+// others.
+type oncePanicCommitPoller struct {
+	pollLog
+	once *sync.Once
+}
+
+func (p oncePanicCommitPoller) Commit(ctx context.Context, cp source.Checkpoint) error {
+	p.once.Do(func() { panic("checkpoint store exploded") })
+	return p.pollLog.Commit(ctx, cp)
+}
+
+// errStoreGone is the Fatal error of a checkpoint store in tests.
+var errStoreGone = errors.New("checkpoint store gone")
+
+// TestCommitFailureDuringDrainReported makes the commit loop's first
+// Commit, during the drain, panic or fail with a Fatal error. The drain
+// goes on and commits every record, and Run reports the failure once.
+func TestCommitFailureDuringDrainReported(t *testing.T) {
+	cases := []struct {
+		name string
+		conn func(*logState) source.Connector
+		is   func(error) bool // matches the failure of Commit
+	}{
+		{
+			name: "panic",
+			conn: func(log *logState) source.Connector {
+				return oncePanicCommitPoller{pollLog: pollLog{log}, once: new(sync.Once)}
+			},
+			is: func(err error) bool {
+				_, ok := err.(*supervisor.PanicError)
+				return ok
+			},
+		},
+		{
+			name: "fatal",
+			conn: func(log *logState) source.Connector {
+				var once sync.Once
+				log.onCommit = func(source.Checkpoint) error {
+					var err error
+					once.Do(func() { err = source.Fatal(errStoreGone) })
+					return err
+				}
+				return pollLog{log}
+			},
+			is: func(err error) bool { return err == errStoreGone },
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b, brokerClock, idle := heldBroker(t)
+			log := newLog(makeRecords(10), 10)
+			log.tail = true
+			conn := tc.conn(log)
+			opts := testOptions(clock.NewFake(time.Time{}))
+			opts.MaxBuffered = 1
+			opts.SendTimeout = time.Hour
+			opts.PollInterval = time.Hour
+			opts.CheckpointInterval = time.Hour
+			rt := newRuntime(t, newClient(t, b), conn, opts)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			done := runAsync(ctx, rt)
+			eventually(t, "one record stored", func() bool { return log.pollCount() == 1 && len(b.Messages(testTopic)) == 1 })
+			cancel()
+			err := releaseUntilDone(t, done, brokerClock, idle)
+
+			if n := countErrors(err, tc.is); n != 1 {
+				t.Errorf("Run = %v, contains the Commit failure %d times, want once", err, n)
+			}
+			if got := unpos(t, log.lastCommit()); got != 10 {
+				t.Errorf("last commit resumes after %d records, want 10", got)
+			}
+			if st := rt.Stats(); st.CommitFailures != 1 {
+				t.Errorf("Stats = %+v, want one failed commit", st)
+			}
+		})
+	}
+}
+
+// countErrors returns how many errors in the tree of err match is.
+func countErrors(err error, is func(error) bool) int {
+	if err == nil {
+		return 0
+	}
+	if is(err) {
+		return 1
+	}
+	n := 0
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		n += countErrors(u.Unwrap(), is)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			n += countErrors(e, is)
+		}
+	}
+	return n
 }

@@ -78,6 +78,9 @@ type run struct {
 	// commit after it.
 	committedVersion uint64
 	commitFailures   int
+	// drainCommitErrs lists the panics and Fatal errors of the commit
+	// loop's Commit calls made after the drain began.
+	drainCommitErrs []error
 }
 
 func (rt *Runtime) newRun(start Checkpoint) *run {
@@ -108,15 +111,16 @@ func (rn *run) force() {
 // took, and Run returns err. A failure while the run is draining anyway,
 // such as a record the drain did not get to, is not the run's failure:
 // the checkpoint stays before it all the same, and Run reports it as an
-// unpublished record.
-func (rn *run) fail(err error) {
+// unpublished record. It reports whether err became the run's failure.
+func (rn *run) fail(err error) bool {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	if rn.failure != nil || rn.stopInput == nil || rn.ictx.Err() != nil {
-		return
+		return false
 	}
 	rn.failure = err
 	rn.stopInput(err)
+	return true
 }
 
 // draining reports whether the drain has begun: the input takes no more

@@ -140,6 +140,9 @@ func randomSuffix() string {
 //     *supervisor.PanicError, with the stack logged once;
 //   - a pipeline whose supervisor gave up.
 //
+// A panic or a Fatal error of Commit while the Run drains does not stop
+// the drain, but Run reports it with the other errors.
+//
 // Run returns ErrAlreadyRunning while another Run is running.
 func (rt *Runtime) Run(ctx context.Context) error {
 	if !rt.running.CompareAndSwap(false, true) {
@@ -172,7 +175,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 
 	fctx, cancel := rn.finishContext(ctx)
 	defer cancel()
-	cerr := rn.commit(fctx)
+	_, cerr := rn.commit(fctx)
 	pub.close(fctx)
 	xerr := rt.closeConn(fctx)
 
@@ -193,6 +196,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	if perr != nil {
 		errs = append(errs, perr)
 	}
+	errs = append(errs, rn.drainCommitErrs...)
 	if cerr != nil {
 		errs = append(errs, cerr)
 	}
