@@ -23,10 +23,8 @@ func (rn *run) commitLoop(ctx context.Context, stop <-chan struct{}) {
 		case <-ticker.C():
 		case <-rn.ledger.due:
 		}
-		if stops, err := rn.commit(ctx); stops && !rn.fail(err) {
-			// The drain had begun, so the failure does not stop the
-			// run, but Run reports it all the same.
-			rn.drainCommitErrs = append(rn.drainCommitErrs, err)
+		if stops, err := rn.commit(ctx); stops {
+			rn.failLate(err)
 		}
 	}
 }

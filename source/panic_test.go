@@ -114,3 +114,32 @@ func TestStreamPanicStopsRun(t *testing.T) {
 		t.Errorf("last commit at %d, want 3", got)
 	}
 }
+
+// TestStreamPanicDuringDrainReported covers a Stream that panics once its
+// context is done: the drain has begun, so the panic cannot stop the run,
+// but Run reports it.
+func TestStreamPanicDuringDrainReported(t *testing.T) {
+	b := danubetest.Start(t)
+	conn := streamFunc{logState: newLog(nil, 0), stream: func(ctx context.Context, emit func(source.Record) error) error {
+		for _, rec := range makeRecords(3) {
+			if err := emit(rec); err != nil {
+				return err
+			}
+		}
+		<-ctx.Done()
+		panic("input exploded while stopping")
+	}}
+	rt := newRuntime(t, newClient(t, b), conn, testOptions(clock.NewFake(time.Time{})))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runAsync(ctx, rt)
+	eventually(t, "three records stored", func() bool { return len(b.Messages(testTopic)) == 3 })
+	cancel()
+	err := waitRun(t, done)
+
+	var perr *supervisor.PanicError
+	if !errors.As(err, &perr) || perr.Value != "input exploded while stopping" {
+		t.Fatalf("Run = %v, want an error holding the Stream panic", err)
+	}
+	checkAllOnce(t, b, 3, testTopic)
+}

@@ -78,9 +78,9 @@ type run struct {
 	// commit after it.
 	committedVersion uint64
 	commitFailures   int
-	// drainCommitErrs lists the panics and Fatal errors of the commit
-	// loop's Commit calls made after the drain began.
-	drainCommitErrs []error
+	// lateErrs lists the panics and Fatal errors of the connector's Commit
+	// and Stream that came after the drain began. It is guarded by mu.
+	lateErrs []error
 }
 
 func (rt *Runtime) newRun(start Checkpoint) *run {
@@ -121,6 +121,31 @@ func (rn *run) fail(err error) bool {
 	rn.failure = err
 	rn.stopInput(err)
 	return true
+}
+
+// failLate stops the run because of err, like fail. After the drain
+// began, when err can no longer stop the run, a panic or a Fatal error is
+// kept for Run to report.
+func (rn *run) failLate(err error) {
+	if rn.fail(err) || !severe(err) {
+		return
+	}
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	rn.lateErrs = append(rn.lateErrs, err)
+}
+
+// lateErrors returns the errors that failLate kept.
+func (rn *run) lateErrors() []error {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return rn.lateErrs
+}
+
+// severe reports whether err is a panic or marked Fatal.
+func severe(err error) bool {
+	var perr *supervisor.PanicError
+	return errors.As(err, &perr) || errors.Is(err, ErrFatal)
 }
 
 // draining reports whether the drain has begun: the input takes no more
@@ -234,6 +259,7 @@ func (rn *run) pipeline(ctx context.Context, pub *publisher) error {
 	}
 	if stream != nil {
 		rn.awaitStream(ctx, stream)
+		stream.report()
 	}
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)

@@ -140,8 +140,8 @@ func randomSuffix() string {
 //     *supervisor.PanicError, with the stack logged once;
 //   - a pipeline whose supervisor gave up.
 //
-// A panic or a Fatal error of Commit while the Run drains does not stop
-// the drain, but Run reports it with the other errors.
+// A panic or a Fatal error of Commit or Stream while the Run drains does
+// not stop the drain, but Run reports it with the other errors.
 //
 // Run returns ErrAlreadyRunning while another Run is running.
 func (rt *Runtime) Run(ctx context.Context) error {
@@ -196,7 +196,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	if perr != nil {
 		errs = append(errs, perr)
 	}
-	errs = append(errs, rn.drainCommitErrs...)
+	errs = append(errs, rn.lateErrors()...)
 	if cerr != nil {
 		errs = append(errs, cerr)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/danube-messaging/danube-connect-go/stage"
 )
@@ -25,7 +26,8 @@ type streamInput struct {
 	emitMu sync.Mutex
 	closed bool
 
-	finished bool // Receive has returned io.EOF
+	finished bool        // Receive has returned io.EOF
+	reported atomic.Bool // the error Stream returned was passed to the run
 }
 
 func newStreamInput(rn *run, capacity int) *streamInput {
@@ -117,20 +119,28 @@ func (in *streamInput) close() {
 	in.emitMu.Unlock()
 }
 
-// end reports the end of the stream: io.EOF, after stopping the run if
-// Stream failed while the run was not draining anyway.
+// end reports the end of the stream: io.EOF, after passing the run a
+// failure of Stream if it has returned.
 func (in *streamInput) end() (int, error) {
 	in.finished = true
+	in.report()
+	return 0, io.EOF
+}
+
+// report passes the run the error of Stream, once Stream has returned: it
+// stops the run, or after the drain began, Run reports it if it is a panic
+// or Fatal. A Stream that returns an ordinary error once its context is
+// done is stopping as asked.
+func (in *streamInput) report() {
 	select {
 	case <-in.done:
-		if in.err != nil {
-			in.run.fail(fmt.Errorf("stream: %w", in.err))
-		}
 	default:
-		// Stream is still running, and the drain has begun: what it
-		// returns is ignored.
+		return
 	}
-	return 0, io.EOF
+	if in.err == nil || in.reported.Swap(true) {
+		return
+	}
+	in.run.failLate(fmt.Errorf("stream: %w", in.err))
 }
 
 // abandon implements input.
