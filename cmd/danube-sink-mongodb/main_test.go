@@ -160,7 +160,7 @@ func TestBinaryReadyOnceBrokerReachable(t *testing.T) {
 	if code := p.wait(); code != lifecycle.ExitOK {
 		t.Fatalf("exit status %d after SIGTERM, want 0", code)
 	}
-	stop := p.lastLog("stopping: draining what is in flight; a second signal forces the stop and nacks what is not written")
+	stop := p.lastLog("stopping: draining what is in flight; a second signal forces the stop")
 	if got := stop["drain_timeout"]; got != "30s" {
 		t.Errorf("stop line drain_timeout = %v, want 30s, as DRAIN_TIMEOUT_MS sets it", got)
 	}
@@ -322,7 +322,7 @@ func TestBinarySecondSignalForcesStop(t *testing.T) {
 
 	p.signal(syscall.SIGTERM)
 	p.waitFor("the drain has begun", func() bool {
-		return len(p.logLines("stopping: draining what is in flight; a second signal forces the stop and nacks what is not written")) > 0
+		return len(p.logLines("stopping: draining what is in flight; a second signal forces the stop")) > 0
 	})
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(); code != 128+int(syscall.SIGTERM) {

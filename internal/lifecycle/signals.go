@@ -183,7 +183,7 @@ func RunWithSignals(ctx context.Context, svc Service, opts Options) error {
 	case err := <-done:
 		return err
 	case sig := <-sigs:
-		o.Logger.Info("stopping: draining what is in flight; a second signal forces the stop and nacks what is not written",
+		o.Logger.Info("stopping: draining what is in flight; a second signal forces the stop",
 			"signal", signalName(sig), "drain_timeout", o.DrainTimeout, "force_stop_after", forceAfter)
 		cancel(&SignalError{Signal: sig})
 	case <-ctx.Done():

@@ -169,6 +169,9 @@ func serve(ctx context.Context, cfg *jsonl.Config, log *slog.Logger) error {
 		MetricsHost: cfg.MetricsHost,
 		Metrics:     metrics,
 		Ready:       rt.Health,
+		Started: func(addr string) {
+			log.Info("operations endpoints listening", "address", addr, "paths", "/metrics /healthz /readyz")
+		},
 	})
 }
 
