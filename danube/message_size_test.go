@@ -1,18 +1,17 @@
 package danube_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 
 	"github.com/danube-messaging/danube-connect-go/danube"
+	"github.com/danube-messaging/danube-connect-go/internal/syncbuf"
 )
 
 // TestLargestPublishableMessageIsDelivered publishes the largest payload
@@ -23,7 +22,7 @@ import (
 // 4 MiB receive limit, and within the client's default.
 func TestLargestPublishableMessageIsDelivered(t *testing.T) {
 	e := newEnv(t)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	c := e.client(t, danube.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	defer func() { t.Logf("client log:\n%s", logs.String()) }()
 	name := topic(t)
@@ -166,22 +165,4 @@ func TestMaxReceiveMessageSizeMustBePositive(t *testing.T) {
 			t.Errorf("NewClient with WithMaxReceiveMessageSize(%d) = %v, want ErrInvalidArgument", n, err)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/danube-messaging/danube-connect-go/danube"
 	"github.com/danube-messaging/danube-connect-go/danube/danubetest"
 	"github.com/danube-messaging/danube-connect-go/internal/mongotest"
+	"github.com/danube-messaging/danube-connect-go/internal/syncbuf"
 	"github.com/danube-messaging/danube-connect-go/mongodb"
 	"github.com/danube-messaging/danube-connect-go/sink"
 )
@@ -58,7 +59,7 @@ type e2e struct {
 	broker *danubetest.Broker
 	rt     *sink.Runtime
 	coll   *mongo.Collection
-	log    *syncBuffer
+	log    *syncbuf.Buffer
 }
 
 // startE2E starts a broker, creates the reliable topic, starts the sink
@@ -69,7 +70,7 @@ type e2e struct {
 func startE2E(t *testing.T, o e2eOptions) *e2e {
 	t.Helper()
 
-	e := &e2e{t: t, log: &syncBuffer{}}
+	e := &e2e{t: t, log: &syncbuf.Buffer{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("sink log:\n%s", e.log.String())
@@ -294,25 +295,6 @@ func modes(t *testing.T, f func(t *testing.T, ordered bool)) {
 	for _, ordered := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ordered=%v", ordered), func(t *testing.T) { f(t, ordered) })
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers, for the log
-// of a sink under test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // lostReply wraps a connector so that the first Write of each batch writes

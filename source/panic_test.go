@@ -1,17 +1,16 @@
 package source_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/danube-messaging/danube-connect-go/danube/danubetest"
 	"github.com/danube-messaging/danube-connect-go/internal/clock"
+	"github.com/danube-messaging/danube-connect-go/internal/syncbuf"
 	"github.com/danube-messaging/danube-connect-go/source"
 	"github.com/danube-messaging/danube-connect-go/supervisor"
 )
@@ -23,25 +22,6 @@ func (panicCommitPoller) Commit(context.Context, source.Checkpoint) error {
 	panic("checkpoint store exploded")
 }
 
-// lockedBuffer is a buffer that a logger may write from several
-// goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestCommitPanicStopsRun panics in every Commit. Commit runs on a
 // goroutine of the runtime, where no caller could recover the panic: the
 // runtime recovers it, and the Run stops with an error that holds the
@@ -51,7 +31,7 @@ func TestCommitPanicStopsRun(t *testing.T) {
 	b := danubetest.Start(t)
 	log := newLog(makeRecords(5), 5)
 	log.tail = true
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	opts := testOptions(clock.NewFake(time.Time{}))
 	opts.PollInterval = time.Hour
 	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
@@ -93,7 +73,7 @@ func TestStreamPanicStopsRun(t *testing.T) {
 		}
 		panic("input exploded")
 	}}
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	opts := testOptions(clock.NewFake(time.Time{}))
 	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	rt := newRuntime(t, newClient(t, b), conn, opts)

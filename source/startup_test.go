@@ -12,6 +12,7 @@ import (
 
 	"github.com/danube-messaging/danube-connect-go/danube/danubetest"
 	"github.com/danube-messaging/danube-connect-go/internal/clock"
+	"github.com/danube-messaging/danube-connect-go/internal/syncbuf"
 	"github.com/danube-messaging/danube-connect-go/source"
 )
 
@@ -19,14 +20,14 @@ import (
 // UNAVAILABLE, as a broker that is down would, and a Run on a fake clock
 // that tries twice, a second each, 100 ms apart. It returns once the
 // first attempt waits for its timeout.
-func unavailableStart(t *testing.T) (*danubetest.Broker, *source.Runtime, *logState, *clock.Fake, *lockedBuffer, context.CancelFunc, <-chan error) {
+func unavailableStart(t *testing.T) (*danubetest.Broker, *source.Runtime, *logState, *clock.Fake, *syncbuf.Buffer, context.CancelFunc, <-chan error) {
 	t.Helper()
 	b := danubetest.Start(t)
 	b.FailNext("CreateProducer", 1<<30, codes.Unavailable)
 	log := newLog(makeRecords(3), 3)
 	log.tail = true
 	clk := clock.NewFake(time.Time{})
-	logs := new(lockedBuffer)
+	logs := new(syncbuf.Buffer)
 	opts := testOptions(clk)
 	opts.SendTimeout = time.Second
 	opts.MaxRetries = 1

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/danube-messaging/danube-connect-go/danube"
+	"github.com/danube-messaging/danube-connect-go/internal/syncbuf"
 )
 
 // waitLimit bounds every wait of these tests for the binary, the broker or
@@ -75,7 +75,7 @@ func removeBinary() {
 type process struct {
 	t       *testing.T
 	cmd     *exec.Cmd
-	output  *syncBuffer // standard output and standard error
+	output  *syncbuf.Buffer // standard output and standard error
 	exited  chan struct{}
 	code    int
 	opsBase string // http://127.0.0.1:PORT of the operations endpoints
@@ -91,7 +91,7 @@ func startBinary(t *testing.T, env map[string]string) *process {
 	if _, ok := env["METRICS_PORT"]; !ok {
 		env["METRICS_PORT"] = strconv.Itoa(freePort(t))
 	}
-	p := &process{t: t, output: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{t: t, output: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	p.opsBase = "http://127.0.0.1:" + env["METRICS_PORT"]
 
 	p.cmd = exec.Command(binaryPath(t))
@@ -329,22 +329,4 @@ func countDocuments(t *testing.T, coll *mongo.Collection) int64 {
 		t.Fatalf("count %s: %v", coll.Name(), err)
 	}
 	return n
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

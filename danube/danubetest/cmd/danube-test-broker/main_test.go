@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/danube-messaging/danube-connect-go/danube"
+	"github.com/danube-messaging/danube-connect-go/internal/syncbuf"
 )
 
 var (
@@ -67,25 +68,6 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// lockedBuffer is a bytes.Buffer that a process writes to while the test
-// reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // readURLs reads the two lines the broker prints once it accepts calls
 // and returns the value of each variable.
 func readURLs(stdout io.Reader) (map[string]string, error) {
@@ -109,7 +91,7 @@ func TestBrokerServesAndStopsOnSIGTERM(t *testing.T) {
 	const topic = "/shop/orders"
 
 	cmd := exec.Command(program(t), "-addr", addr, "-admin-addr", adminAddr, "-topics", topic)
-	stderr := &lockedBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
