@@ -272,7 +272,7 @@ func TestStaleHealthCloseKeepsNewStream(t *testing.T) {
 	pc := cons.parts["/default/t"]
 	first := pc.session.Load()
 
-	// The health check asks about the first stream; the broker holds the
+	// The health check queries the first stream. The broker holds the
 	// reply while the stream drops and the partition subscribes again.
 	if err := clk.BlockUntil(ctx, 1); err != nil {
 		t.Fatal(err)

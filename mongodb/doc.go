@@ -39,9 +39,9 @@
 // # Ids, write models and collections
 //
 // A payload's own _id is kept. For other documents, the id strategy gives
-// one: deterministic (the default) derives it from the message position
+// one. Deterministic (the default) derives it from the message position
 // and publish time, "<topic>:<partition>:<offset>:<publish time>", so a
-// redelivered message matches its first copy; key takes the routing key,
+// redelivered message matches its first copy. Key takes the routing key,
 // attribute a message attribute, field a payload field at a dotted path
 // with its BSON type, and driver a new ObjectId. Config.IDOverwrite makes the strategy win over a payload
 // _id.

@@ -167,9 +167,9 @@ func TestDeterministicIDIsUniqueAcrossTopicsAndPartitions(t *testing.T) {
 }
 
 // TestDeterministicIDAfterOffsetsStartOver covers a topic whose offsets
-// started over (deleted and created again, or a broker that lost them): a
-// new message at an old offset must not take the old message's _id, while
-// a redelivery, which keeps its publish time, must.
+// started over, because it was created again or its broker lost them. A
+// new message at an old offset must not get the old message's _id. A
+// redelivery keeps its publish time, so it must get the same _id.
 func TestDeterministicIDAfterOffsetsStartOver(t *testing.T) {
 	published := time.Date(2026, 12, 5, 6, 30, 0, 0, time.UTC)
 	old := &sink.Record{Topic: "/default/orders", Offset: 7, PublishTime: published}

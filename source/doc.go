@@ -34,7 +34,7 @@
 //
 // A Run starts by creating the producer of its default topic, with the
 // same retries as a send. While the broker does not respond, the Run logs
-// a warning and waits, not ready; when the retries run out, it fails
+// a warning and waits, not ready. When the retries run out, it fails
 // before it reads anything.
 //
 // When its context ends or a failure stops it, a Run drains: it stops

@@ -56,16 +56,21 @@ func TestFinalStepsBoundedAfterCtxEnds(t *testing.T) {
 		return err
 	}
 
-	t.Run("final commit", func(t *testing.T) {
-		b := danubetest.Start(t)
-		log := newLog(makeRecords(3), 3) // io.EOF after three records
-		conn := hangingCommitPoller{pollLog: pollLog{log}, entered: make(chan struct{}, 2)}
+	// start runs conn, which reads log, on a fake clock.
+	start := func(t *testing.T, conn source.Connector) (*clock.Fake, source.Options, context.CancelFunc, <-chan error) {
+		t.Helper()
 		clk := clock.NewFake(time.Time{})
 		opts := newOpts(clk)
-		rt := newRuntime(t, newClient(t, b), conn, opts)
+		rt := newRuntime(t, newClient(t, danubetest.Start(t)), conn, opts)
 		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		done := runAsync(ctx, rt)
+		t.Cleanup(cancel)
+		return clk, opts, cancel, runAsync(ctx, rt)
+	}
+
+	t.Run("final commit", func(t *testing.T) {
+		log := newLog(makeRecords(3), 3) // io.EOF after three records
+		conn := hangingCommitPoller{pollLog: pollLog{log}, entered: make(chan struct{}, 2)}
+		clk, opts, cancel, done := start(t, conn)
 		waitCommit(t, conn) // the final commit: the pipeline has returned
 		endDuring(t, clk, opts, cancel, done)
 		if log.closes != 1 {
@@ -73,15 +78,9 @@ func TestFinalStepsBoundedAfterCtxEnds(t *testing.T) {
 		}
 	})
 	t.Run("close", func(t *testing.T) {
-		b := danubetest.Start(t)
 		log := newLog(makeRecords(3), 3)
 		conn := hangingClosePoller{pollLog: pollLog{log}, entered: make(chan struct{}, 1)}
-		clk := clock.NewFake(time.Time{})
-		opts := newOpts(clk)
-		rt := newRuntime(t, newClient(t, b), conn, opts)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		done := runAsync(ctx, rt)
+		clk, opts, cancel, done := start(t, conn)
 		select {
 		case <-conn.entered:
 		case <-time.After(time.Minute):

@@ -123,12 +123,12 @@ func randomSuffix() string {
 // Run first creates the producer of the default topic, and fails before
 // reading anything when the topic cannot take records. An error that
 // retrying cannot cure, such as a rejected token or a wrong dispatch
-// strategy, fails it at once. While the broker does not respond, because
-// it is starting or down or the URL is wrong, Run waits: it logs a
-// warning naming the topic and the error after the first failed attempt,
-// and fails after Options.MaxRetries more attempts of Options.SendTimeout
-// each, Options.RetryBackoff apart and doubling. Health reports
-// ErrNotRunning meanwhile.
+// strategy, fails it at once. While the broker does not respond (it is
+// starting or down, or the URL is wrong), Run waits and logs a warning
+// naming the topic and the error after the first failed attempt. It fails
+// after Options.MaxRetries more attempts of Options.SendTimeout each,
+// Options.RetryBackoff apart and doubling. Health reports ErrNotRunning
+// meanwhile.
 //
 // These failures stop a Run:
 //

@@ -36,11 +36,10 @@ func mixedLines() (string, []string) {
 	return b.String(), want
 }
 
-// TestResumeAtEveryLine resumes at the position after each line in
-// turn, where the position was itself reached by a source that resumed
-// at an earlier position (so that the head fingerprint is built across
-// Opens and across the 4096-byte boundary), and checks that Open accepts
-// it and that the rest of the file comes out.
+// TestResumeAtEveryLine resumes at the position after each line in turn,
+// and checks that Open accepts it and that the next line comes out. Each
+// position was reached by a source that itself resumed, so the head
+// fingerprint is built across Opens and across the 4096-byte boundary.
 func TestResumeAtEveryLine(t *testing.T) {
 	text, want := mixedLines()
 	path := writeInput(t, text)

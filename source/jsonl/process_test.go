@@ -8,12 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/danube-messaging/danube-connect-go/danube/danubetest"
+	"github.com/danube-messaging/danube-connect-go/internal/syncbuf"
 	"github.com/danube-messaging/danube-connect-go/source/jsonl"
 )
 
@@ -54,29 +56,14 @@ func program(t *testing.T) string {
 	return binPath
 }
 
-// syncBuffer is a bytes.Buffer that a process writes to while the test
-// reads it.
+// syncBuffer is a buffer that a process writes to while the test reads
+// it.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
+	syncbuf.Buffer
 }
 
 func (b *syncBuffer) contains(s string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Contains(b.buf.Bytes(), []byte(s))
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return strings.Contains(b.String(), s)
 }
 
 // process is one run of the command.

@@ -134,7 +134,7 @@ func pollAll(t *testing.T, s *jsonl.Source) []source.Record {
 // two lines of a file, then replaces it by a longer file. Open must not
 // seek to the old offset in the new file, which would skip its first
 // lines and split one. It must fail with a Fatal error that names the file
-// and tells how to read the new one.
+// and says how to read the new one.
 func TestReplacedLargerFileRejectedOnResume(t *testing.T) {
 	old := `{"old":"aaaaaaaaaaaaaaaaaaaaaaaa"}` + "\n" + `{"old":"bbbbbbbbbbbbbbbbbbbbbbbbbb"}` + "\n"
 	path := writeInput(t, old)
